@@ -1,0 +1,142 @@
+// Command registrar registers every vcluster of a host cluster in Argo CD.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net/http"
+	"fmt"
+	"os"
+	"strings"
+	"text/template"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		argocdNamespace   = flag.String("argocd-namespace", "argocd", "Namespace of Argo CD, where the cluster Secrets are written.")
+		leaderElect       = flag.Bool("leader-elect", false, "Elect a leader among replicas, so that only one writes.")
+		leaderElectionNS  = flag.String("leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace; required outside a cluster).")
+		leaderElectionID  = flag.String("leader-election-id", "registrar-leader", "Name of the leader election Lease.")
+		metricsAddr       = flag.String("metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
+		probeAddr         = flag.String("health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+		namespaceSelector = flag.String("namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
+		nameTemplate      = flag.String("cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
+		propagateLabels   = flag.String("propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
+		qps               = flag.Float64("kube-api-qps", 50, "Queries per second allowed to the Kubernetes API.")
+		burst             = flag.Int("kube-api-burst", 100, "Burst of queries allowed to the Kubernetes API.")
+		concurrency       = flag.Int("max-concurrent-reconciles", 4, "vclusters reconciled in parallel.")
+		resync            = flag.Duration("resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
+	)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: registrar [flags]\n\n"+
+			"Registers every vcluster of the host cluster in Argo CD, as a declarative cluster\n"+
+			"Secret whose server is the vcluster's private service URL.\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	opts := reconcile.Options{BuildOptions: reconcile.BuildOptions{ArgoCDNamespace: *argocdNamespace}}
+	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(*nameTemplate)
+	if err != nil {
+		return usageError("--cluster-name-template: %v", err)
+	}
+	opts.ClusterName = tmpl
+	if *namespaceSelector != "" {
+		sel, err := labels.Parse(*namespaceSelector)
+		if err != nil {
+			return usageError("--namespace-selector: %v", err)
+		}
+		opts.NamespaceSelector = sel
+	}
+	for _, k := range strings.Split(*propagateLabels, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			opts.PropagateLabels = append(opts.PropagateLabels, k)
+		}
+	}
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		setupLog.Error(err, "no Kubernetes configuration: pass --kubeconfig or run in a cluster")
+		return 1
+	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		setupLog.Error(err, "building scheme")
+		return 1
+	}
+	cacheOpts := reconcile.CacheOptions(*argocdNamespace)
+	cacheOpts.SyncPeriod = resync
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:        *probeAddr,
+		LeaderElection:                *leaderElect,
+		LeaderElectionID:              *leaderElectionID,
+		LeaderElectionNamespace:       *leaderElectionNS,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		setupLog.Error(err, "creating manager")
+		return 1
+	}
+	r := &reconcile.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("registrar"),
+		Options:   opts,
+	}
+	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: *concurrency}); err != nil {
+		setupLog.Error(err, "setting up the controller")
+		return 1
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "adding healthz check")
+		return 1
+	}
+	if err := mgr.AddReadyzCheck("caches-synced", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches not synced yet")
+		}
+		return nil
+	}); err != nil {
+		setupLog.Error(err, "adding readyz check")
+		return 1
+	}
+	setupLog.Info("starting", "argocdNamespace", *argocdNamespace, "namespaceSelector", *namespaceSelector, "leaderElect", *leaderElect)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "manager stopped with an error")
+		return 1
+	}
+	return 0
+}
+
+func usageError(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "registrar: "+format+"\n", args...)
+	return 2
+}

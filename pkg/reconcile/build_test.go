@@ -1,0 +1,411 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"text/template"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// sources returns the objects of a healthy vcluster "sandbox" in namespace
+// "vcluster-sandbox", as vcluster writes them.
+func sources(t *testing.T) (Sources, *fixture.VCluster) {
+	t.Helper()
+	vc, err := fixture.NewVCluster("sandbox", "vcluster-sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := vc.KubeconfigSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := vc.StatefulSet()
+	sts.UID = "uid-1"
+	return Sources{Workload: sts, Kind: "StatefulSet", Service: vc.Service(), KubeconfigSecret: secret}, vc
+}
+
+var opts = BuildOptions{ArgoCDNamespace: "argocd"}
+
+func decodeConfig(t *testing.T, s *corev1.Secret) clusterConfig {
+	t.Helper()
+	var c clusterConfig
+	if err := json.Unmarshal(s.Data[ArgoCDConfigKey], &c); err != nil {
+		t.Fatalf("config is not JSON: %v", err)
+	}
+	return c
+}
+
+func TestBuildRegistersAtServiceURLWithVerifiedTLS(t *testing.T) {
+	src, vc := sources(t)
+	s, err := Build(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(s.Data[ArgoCDServerKey]), "https://sandbox.vcluster-sandbox.svc"; got != want {
+		t.Errorf("server = %q, want %q (never the kubeconfig's %s)", got, want, vc.Server)
+	}
+	if got := string(s.Data[ArgoCDNameKey]); got != "vcluster-sandbox-sandbox" {
+		t.Errorf("name = %q", got)
+	}
+	c := decodeConfig(t, s)
+	if c.TLSClientConfig.Insecure {
+		t.Error("insecure must never be set")
+	}
+	if got := c.TLSClientConfig.ServerName; got != "sandbox.vcluster-sandbox" {
+		t.Errorf("serverName = %q, want a SAN vcluster puts in its certificate", got)
+	}
+	if string(c.TLSClientConfig.CAData) != string(vc.PKI.CACert) ||
+		string(c.TLSClientConfig.CertData) != string(vc.PKI.ClientCert) ||
+		string(c.TLSClientConfig.KeyData) != string(vc.PKI.ClientKey) {
+		t.Error("credentials are not the kubeconfig's")
+	}
+	if c.BearerToken != "" {
+		t.Error("bearerToken set although a client certificate is present")
+	}
+	if s.Namespace != "argocd" || s.Name != SecretName("vcluster-sandbox", "sandbox") {
+		t.Errorf("secret at %s/%s", s.Namespace, s.Name)
+	}
+	wantLabels := map[string]string{
+		ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue, ManagedByLabel: ManagedByValue,
+		SourceNamespaceLabel: "vcluster-sandbox", SourceNameLabel: "sandbox",
+	}
+	for k, v := range wantLabels {
+		if s.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, s.Labels[k], v)
+		}
+	}
+	if s.Annotations[SourceUIDAnnotation] != "uid-1" || s.Annotations[SourceKindAnnotation] != "StatefulSet" ||
+		s.Annotations[KubeconfigSecretAnnotation] != "vc-sandbox" || s.Annotations[ContentHashAnnotation] == "" {
+		t.Errorf("annotations = %v", s.Annotations)
+	}
+}
+
+func TestBuildShapes(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Sources)
+		opts   BuildOptions
+		check  func(t *testing.T, s *corev1.Secret)
+	}{{
+		name: "deployment workload",
+		modify: func(src *Sources) {
+			src.Workload = &appsv1.Deployment{ObjectMeta: *src.Workload.(*appsv1.StatefulSet).ObjectMeta.DeepCopy()}
+			src.Kind = "Deployment"
+		},
+		check: func(t *testing.T, s *corev1.Secret) {
+			if s.Annotations[SourceKindAnnotation] != "Deployment" {
+				t.Errorf("kind annotation %q", s.Annotations[SourceKindAnnotation])
+			}
+		},
+	}, {
+		name:   "port other than 443 is written out",
+		modify: func(src *Sources) { src.Service.Spec.Ports[0].Port = 8443 },
+		check:  wantServer("https://sandbox.vcluster-sandbox.svc:8443"),
+	}, {
+		name: "port named https wins over others",
+		modify: func(src *Sources) {
+			src.Service.Spec.Ports = []corev1.ServicePort{{Name: "kubelet", Port: 10250}, {Name: "https", Port: 9443}}
+		},
+		check: wantServer("https://sandbox.vcluster-sandbox.svc:9443"),
+	}, {
+		name: "token instead of a client certificate",
+		modify: func(src *Sources) {
+			delete(src.KubeconfigSecret.Data, KubeconfigKey)
+			delete(src.KubeconfigSecret.Data, ClientCertificateKey)
+			delete(src.KubeconfigSecret.Data, ClientKeyKey)
+			src.KubeconfigSecret.Data[TokenKey] = []byte("sa-token")
+		},
+		check: func(t *testing.T, s *corev1.Secret) {
+			c := decodeConfig(t, s)
+			if c.BearerToken != "sa-token" || len(c.TLSClientConfig.CertData) != 0 || len(c.TLSClientConfig.CAData) == 0 {
+				t.Errorf("want bearer token with CA, got token=%t cert=%t", c.BearerToken != "", len(c.TLSClientConfig.CertData) > 0)
+			}
+		},
+	}, {
+		name:   "separate keys without a kubeconfig",
+		modify: func(src *Sources) { delete(src.KubeconfigSecret.Data, KubeconfigKey) },
+		check: func(t *testing.T, s *corev1.Secret) {
+			if c := decodeConfig(t, s); len(c.TLSClientConfig.CertData) == 0 || len(c.TLSClientConfig.KeyData) == 0 {
+				t.Error("client certificate not taken from the separate keys")
+			}
+		},
+	}, {
+		name: "annotations set name, project, namespaces, cluster resources, server name",
+		modify: func(src *Sources) {
+			src.Workload.SetAnnotations(map[string]string{
+				ClusterNameAnnotation: "sandbox", ProjectAnnotation: "team-a",
+				NamespacesAnnotation: " apps, web ,", ClusterResourcesAnnotation: "True",
+				TLSServerNameAnnotation: "sandbox.example.com",
+			})
+		},
+		check: func(t *testing.T, s *corev1.Secret) {
+			want := map[string]string{ArgoCDNameKey: "sandbox", ArgoCDProjectKey: "team-a",
+				ArgoCDNamespacesKey: "apps,web", ArgoCDClusterResources: "true"}
+			for k, v := range want {
+				if string(s.Data[k]) != v {
+					t.Errorf("%s = %q, want %q", k, s.Data[k], v)
+				}
+			}
+			if got := decodeConfig(t, s).TLSClientConfig.ServerName; got != "sandbox.example.com" {
+				t.Errorf("serverName = %q", got)
+			}
+		},
+	}, {
+		name: "propagated labels are copied but cannot override ours",
+		modify: func(src *Sources) {
+			l := src.Workload.GetLabels()
+			l["env"] = "staging"
+			l["team"] = "a"
+			l[ManagedByLabel] = "someone-else"
+		},
+		opts: BuildOptions{ArgoCDNamespace: "argocd", PropagateLabels: []string{"env", "missing", ManagedByLabel}},
+		check: func(t *testing.T, s *corev1.Secret) {
+			if s.Labels["env"] != "staging" || s.Labels[ManagedByLabel] != ManagedByValue {
+				t.Errorf("labels = %v", s.Labels)
+			}
+			if _, ok := s.Labels["team"]; ok {
+				t.Error("a label not listed was propagated")
+			}
+			if _, ok := s.Labels["missing"]; ok {
+				t.Error("an absent label was invented")
+			}
+		},
+	}, {
+		name: "name template",
+		opts: BuildOptions{ArgoCDNamespace: "argocd",
+			ClusterName: template.Must(template.New("n").Parse("vc/{{.Name}}@{{.Namespace}}"))},
+		check: func(t *testing.T, s *corev1.Secret) {
+			if got := string(s.Data[ArgoCDNameKey]); got != "vc/sandbox@vcluster-sandbox" {
+				t.Errorf("name = %q", got)
+			}
+		},
+	}, {
+		name: "last-applied-configuration is never copied",
+		modify: func(src *Sources) {
+			src.Workload.SetAnnotations(map[string]string{corev1.LastAppliedConfigAnnotation: "{}"})
+			src.KubeconfigSecret.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: "{}"}
+		},
+		check: func(t *testing.T, s *corev1.Secret) {
+			if _, ok := s.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
+				t.Error("last-applied-configuration copied")
+			}
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, _ := sources(t)
+			if tc.modify != nil {
+				tc.modify(&src)
+			}
+			o := tc.opts
+			if o.ArgoCDNamespace == "" {
+				o = opts
+			}
+			s, err := Build(src, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+func wantServer(want string) func(*testing.T, *corev1.Secret) {
+	return func(t *testing.T, s *corev1.Secret) {
+		t.Helper()
+		if got := string(s.Data[ArgoCDServerKey]); got != want {
+			t.Errorf("server = %q, want %q", got, want)
+		}
+	}
+}
+
+func TestBuildRejectsBadInput(t *testing.T) {
+	kubeconfigWith := func(edit func(vc *fixture.VCluster) []byte) func(*Sources, *fixture.VCluster) {
+		return func(src *Sources, vc *fixture.VCluster) { src.KubeconfigSecret.Data[KubeconfigKey] = edit(vc) }
+	}
+	replaceInKubeconfig := func(old, new string) func(*Sources, *fixture.VCluster) {
+		return func(src *Sources, _ *fixture.VCluster) {
+			src.KubeconfigSecret.Data[KubeconfigKey] = []byte(strings.Replace(string(src.KubeconfigSecret.Data[KubeconfigKey]), old, new, 1))
+		}
+	}
+	tests := []struct {
+		name       string
+		modify     func(*Sources, *fixture.VCluster)
+		reason     string
+		mentioning string
+	}{
+		{"missing Service", func(s *Sources, _ *fixture.VCluster) { s.Service = nil }, ReasonServiceMissing, "Service vcluster-sandbox/sandbox"},
+		{"missing kubeconfig Secret", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, ReasonKubeconfigSecretMissing, KubeconfigSecretAnnotation},
+		{"ambiguous ports", func(s *Sources, _ *fixture.VCluster) {
+			s.Service.Spec.Ports = []corev1.ServicePort{{Name: "a", Port: 1}, {Name: "b", Port: 2}}
+		}, ReasonNoServicePort, "no port named https"},
+		{"unparsable kubeconfig", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), ReasonBadKubeconfig, "not a parsable kubeconfig"},
+		{"no current context", replaceInKubeconfig("current-context: vcluster_sandbox_vcluster-sandbox", "current-context: other"), ReasonBadKubeconfig, "current-context"},
+		{"exec plugin", replaceInKubeconfig("client-certificate-data:", "exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/steal\n    client-certificate-data:"), ReasonUnsupportedKubeconfig, "exec credential plugin"},
+		{"token file", replaceInKubeconfig("client-certificate-data:", "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n    client-certificate-data:"), ReasonUnsupportedKubeconfig, "token file"},
+		{"CA file path", replaceInKubeconfig("certificate-authority-data:", "certificate-authority: /etc/ssl/ca.pem\n    certificate-authority-data:"), ReasonUnsupportedKubeconfig, "certificate-authority file path"},
+		{"insecure skip verify", replaceInKubeconfig("certificate-authority-data:", "insecure-skip-tls-verify: true\n    certificate-authority-data:"), ReasonUnsupportedKubeconfig, "insecure-skip-tls-verify"},
+		{"no CA anywhere", func(s *Sources, vc *fixture.VCluster) {
+			delete(s.KubeconfigSecret.Data, KubeconfigKey)
+			delete(s.KubeconfigSecret.Data, CertificateAuthorityKey)
+		}, ReasonMissingCredentials, "never registers without TLS verification"},
+		{"CA not PEM", func(s *Sources, _ *fixture.VCluster) {
+			delete(s.KubeconfigSecret.Data, KubeconfigKey)
+			s.KubeconfigSecret.Data[CertificateAuthorityKey] = []byte("not a certificate")
+		}, ReasonBadCertificate, "no PEM certificate"},
+		{"CA holds a private key", func(s *Sources, vc *fixture.VCluster) {
+			delete(s.KubeconfigSecret.Data, KubeconfigKey)
+			s.KubeconfigSecret.Data[CertificateAuthorityKey] = vc.PKI.ClientKey
+		}, ReasonBadCertificate, "only CERTIFICATE belongs"},
+		{"certificate without key", func(s *Sources, _ *fixture.VCluster) {
+			delete(s.KubeconfigSecret.Data, KubeconfigKey)
+			delete(s.KubeconfigSecret.Data, ClientKeyKey)
+		}, ReasonMissingCredentials, "without its key"},
+		{"key of another certificate", func(s *Sources, vc *fixture.VCluster) {
+			_, otherKey, err := vc.PKI.IssueClient("other")
+			if err != nil {
+				panic(err)
+			}
+			delete(s.KubeconfigSecret.Data, KubeconfigKey)
+			s.KubeconfigSecret.Data[ClientKeyKey] = otherKey
+		}, ReasonBadCertificate, "belong together"},
+		{"no credentials", func(s *Sources, _ *fixture.VCluster) {
+			s.KubeconfigSecret.Data = map[string][]byte{CertificateAuthorityKey: s.KubeconfigSecret.Data[CertificateAuthorityKey]}
+		}, ReasonMissingCredentials, "neither a client certificate"},
+		{"bad clusterResources annotation", annotate(ClusterResourcesAnnotation, "yes please"), ReasonBadAnnotation, ClusterResourcesAnnotation},
+		{"bad namespaces annotation", annotate(NamespacesAnnotation, "Not_A_Namespace"), ReasonBadAnnotation, NamespacesAnnotation},
+		{"bad project annotation", annotate(ProjectAnnotation, "Team A"), ReasonBadAnnotation, ProjectAnnotation},
+		{"empty cluster name annotation", annotate(ClusterNameAnnotation, " "), ReasonBadAnnotation, ClusterNameAnnotation},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, vc := sources(t)
+			tc.modify(&src, vc)
+			s, err := Build(src, opts)
+			if err == nil {
+				t.Fatalf("built %s, want an error", s.Name)
+			}
+			ie, ok := AsInputError(err)
+			if !ok {
+				t.Fatalf("error %q is not an InputError", err)
+			}
+			if ie.Reason != tc.reason {
+				t.Errorf("reason = %s, want %s (%s)", ie.Reason, tc.reason, ie.Message)
+			}
+			if !strings.Contains(ie.Message, tc.mentioning) {
+				t.Errorf("message %q does not mention %q", ie.Message, tc.mentioning)
+			}
+			assertNoSecretMaterial(t, ie.Message, vc)
+		})
+	}
+}
+
+func annotate(key, value string) func(*Sources, *fixture.VCluster) {
+	return func(s *Sources, _ *fixture.VCluster) { s.Workload.SetAnnotations(map[string]string{key: value}) }
+}
+
+// assertNoSecretMaterial fails if text holds any PEM or key material.
+func assertNoSecretMaterial(t *testing.T, text string, vc *fixture.VCluster) {
+	t.Helper()
+	if strings.Contains(text, "-----BEGIN") || strings.Contains(text, "{{{") {
+		t.Errorf("message repeats secret content: %q", text)
+	}
+	for _, b := range [][]byte{vc.PKI.ClientKey, vc.PKI.ClientCert, vc.PKI.CACert} {
+		lines := strings.Split(string(b), "\n")
+		if len(lines) > 1 && strings.Contains(text, lines[1]) {
+			t.Errorf("message holds PEM content: %q", text)
+		}
+	}
+}
+
+func TestSecretNameIsDeterministicUniqueAndValid(t *testing.T) {
+	a, b := SecretName("a-b", "c"), SecretName("a", "b-c")
+	if a == b {
+		t.Errorf("%q collides for a-b/c and a/b-c", a)
+	}
+	if SecretName("a-b", "c") != a {
+		t.Error("not deterministic")
+	}
+	long := SecretName(strings.Repeat("n", 63), strings.Repeat("x.y", 80))
+	if errs := validation.IsDNS1123Subdomain(long); len(errs) > 0 {
+		t.Errorf("%q is not a valid Secret name: %v", long, errs)
+	}
+}
+
+func TestSameNameInTwoNamespacesDoesNotCollide(t *testing.T) {
+	src1, _ := sources(t)
+	src2, _ := sources(t)
+	src2.Workload.SetNamespace("other")
+	src2.Service.Namespace = "other"
+	s1, err1 := Build(src1, opts)
+	s2, err2 := Build(src2, opts)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	for _, k := range []string{ArgoCDNameKey, ArgoCDServerKey} {
+		if string(s1.Data[k]) == string(s2.Data[k]) {
+			t.Errorf("%s collides: %q", k, s1.Data[k])
+		}
+	}
+	if s1.Name == s2.Name {
+		t.Errorf("Secret name collides: %q", s1.Name)
+	}
+}
+
+func TestContentHashFollowsCredentials(t *testing.T) {
+	src, vc := sources(t)
+	before, err := Build(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Build(src, opts)
+	if before.Annotations[ContentHashAnnotation] != again.Annotations[ContentHashAnnotation] {
+		t.Fatal("hash differs for identical input")
+	}
+	cert, key, err := vc.PKI.IssueClient("admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := vc.Kubeconfig(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.KubeconfigSecret.Data[KubeconfigKey] = kc
+	after, err := Build(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Annotations[ContentHashAnnotation] == after.Annotations[ContentHashAnnotation] {
+		t.Error("hash unchanged after the client certificate rotated")
+	}
+	if !upToDate(after, after) || upToDate(before, after) {
+		t.Error("upToDate does not follow the content")
+	}
+}
+
+func TestIsVCluster(t *testing.T) {
+	vc, err := fixture.NewVCluster("sandbox", "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd := vc.StatefulSet()
+	etcd.Name = "sandbox-etcd"
+	etcd.Labels = map[string]string{"app": "vcluster-etcd", "release": "sandbox"}
+	other := vc.StatefulSet()
+	other.Labels = map[string]string{"app": "postgres", "release": "sandbox"}
+	for _, tc := range []struct {
+		obj  client.Object
+		want bool
+	}{{vc.StatefulSet(), true}, {vc.Deployment(), true}, {etcd, false}, {other, false}} {
+		if got := IsVCluster(tc.obj); got != tc.want {
+			t.Errorf("IsVCluster(%s labels %v) = %t", tc.obj.GetName(), tc.obj.GetLabels(), got)
+		}
+	}
+}

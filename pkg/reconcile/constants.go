@@ -1,0 +1,111 @@
+// Package reconcile registers vclusters of a host cluster in Argo CD.
+//
+// From each vcluster's workload (a StatefulSet, or a Deployment when the
+// vcluster has no persistence), its Service and its kubeconfig Secret, it
+// builds an Argo CD declarative cluster Secret whose server is the vcluster's
+// private service DNS name, applies it, and removes it once the vcluster is
+// definitely gone.
+package reconcile
+
+// Labels and annotations of the vcluster objects, as the vcluster chart
+// writes them (chart/templates/statefulset.yaml and service.yaml in
+// github.com/loft-sh/vcluster).
+const (
+	// VClusterAppLabel is "app"; its value on a vcluster's workload, Service
+	// and (from v0.24, KubeConfigSecretLabelAppKey in
+	// pkg/util/kubeconfig/kubeconfig.go) kubeconfig Secret is VClusterAppValue.
+	// A separate etcd StatefulSet carries app=vcluster-etcd
+	// (chart/templates/etcd-statefulset.yaml).
+	VClusterAppLabel = "app"
+	VClusterAppValue = "vcluster"
+	// VClusterReleaseLabel carries the release name, which is also the name of
+	// the workload and of its Service. A separate etcd StatefulSet
+	// ("<release>-etcd") carries another name, so it is never taken for a
+	// vcluster.
+	VClusterReleaseLabel = "release"
+	// KubeconfigSecretPrefix is DefaultSecretPrefix in vcluster's
+	// pkg/util/kubeconfig/kubeconfig.go: the kubeconfig Secret is "vc-<name>".
+	KubeconfigSecretPrefix = "vc-"
+)
+
+// Data keys of vcluster's kubeconfig Secret (KubeconfigSecretKey,
+// CADataSecretKey, CertificateSecretKey, CertificateKeySecretKey and, from
+// v0.21, TokenSecretKey in pkg/util/kubeconfig/kubeconfig.go).
+const (
+	KubeconfigKey           = "config"
+	CertificateAuthorityKey = "certificate-authority"
+	ClientCertificateKey    = "client-certificate"
+	ClientKeyKey            = "client-key"
+	TokenKey                = "token"
+)
+
+// Argo CD's declarative cluster Secret: the label that makes Argo CD read a
+// Secret as a cluster (common.LabelKeySecretType and common.LabelValueSecretTypeCluster
+// in argo-cd's common/common.go) and the data keys its util/db/cluster.go
+// parses.
+const (
+	ArgoCDSecretTypeLabel  = "argocd.argoproj.io/secret-type"
+	ArgoCDSecretTypeValue  = "cluster"
+	ArgoCDNameKey          = "name"
+	ArgoCDServerKey        = "server"
+	ArgoCDConfigKey        = "config"
+	ArgoCDProjectKey       = "project"
+	ArgoCDNamespacesKey    = "namespaces"
+	ArgoCDClusterResources = "clusterResources"
+)
+
+// Prefix is the domain of every label and annotation the registrar reads or writes.
+const Prefix = "registrar.dev/"
+
+// Labels the registrar writes on the Argo CD cluster Secrets it owns. Only a
+// Secret carrying ManagedByLabel=ManagedByValue is ever updated or deleted.
+// The source labels let ApplicationSet cluster generators and the prune find
+// a registration's vcluster.
+const (
+	ManagedByLabel       = "app.kubernetes.io/managed-by"
+	ManagedByValue       = "registrar"
+	SourceNamespaceLabel = Prefix + "source-namespace"
+	SourceNameLabel      = Prefix + "source-name"
+)
+
+// Annotations the registrar writes on the Argo CD cluster Secrets it owns.
+const (
+	SourceKindAnnotation = Prefix + "source-kind"
+	SourceUIDAnnotation  = Prefix + "source-uid"
+	// ContentHashAnnotation is a hash of everything the registrar writes, so
+	// that a reconcile with nothing new writes nothing.
+	ContentHashAnnotation = Prefix + "content-hash"
+)
+
+// Annotations a user sets on a vcluster's workload (or, for IgnoreAnnotation,
+// on its namespace).
+const (
+	// IgnoreAnnotation="true" opts a vcluster, or every vcluster of a
+	// namespace, out of registration; an existing registration is removed.
+	IgnoreAnnotation = Prefix + "ignore"
+	// KubeconfigSecretAnnotation names the kubeconfig Secret, in the
+	// workload's namespace, when vcluster exports it under another name
+	// (exportKubeConfig.secret in vcluster.yaml).
+	KubeconfigSecretAnnotation = Prefix + "kubeconfig-secret"
+	// ClusterNameAnnotation sets the Argo CD cluster name literally.
+	ClusterNameAnnotation = Prefix + "cluster-name"
+	// TLSServerNameAnnotation overrides the TLS server name checked against
+	// the vcluster's serving certificate (default "<service>.<namespace>").
+	TLSServerNameAnnotation = Prefix + "tls-server-name"
+	// ProjectAnnotation, NamespacesAnnotation and ClusterResourcesAnnotation
+	// set the Argo CD keys of the same meaning.
+	ProjectAnnotation          = Prefix + "project"
+	NamespacesAnnotation       = Prefix + "namespaces"
+	ClusterResourcesAnnotation = Prefix + "cluster-resources"
+)
+
+// FieldOwner is the server-side apply field manager of every write.
+const FieldOwner = "registrar"
+
+// Event reasons, on the vcluster's workload.
+const (
+	ReasonRegistered   = "Registered"
+	ReasonUpdated      = "Updated"
+	ReasonDeregistered = "Deregistered"
+	ReasonConflict     = "RegistrationConflict"
+)

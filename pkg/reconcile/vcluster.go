@@ -1,0 +1,102 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// IsVCluster says whether a StatefulSet's or Deployment's metadata marks it
+// as a vcluster's control plane: app=vcluster and a release label equal to
+// its own name, as vcluster's chart renders it. Other workloads of a
+// vcluster release (a separate etcd, "<release>-etcd", labelled
+// app=vcluster-etcd) do not match.
+func IsVCluster(obj client.Object) bool {
+	l := obj.GetLabels()
+	return l[VClusterAppLabel] == VClusterAppValue && l[VClusterReleaseLabel] == obj.GetName()
+}
+
+// workload is a vcluster's StatefulSet or Deployment.
+type workload struct {
+	client.Object
+	Kind  string
+	Ready bool
+}
+
+// getWorkload reads the vcluster workload named key from r, trying a
+// StatefulSet first and then a Deployment. It returns nil, nil when neither
+// exists as a vcluster in r.
+func getWorkload(ctx context.Context, r client.Reader, key types.NamespacedName) (*workload, error) {
+	var sts appsv1.StatefulSet
+	err := r.Get(ctx, key, &sts)
+	switch {
+	case err == nil && IsVCluster(&sts):
+		return &workload{Object: &sts, Kind: "StatefulSet", Ready: sts.Status.ReadyReplicas > 0}, nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading StatefulSet %s: %w", key, err)
+	}
+	var dep appsv1.Deployment
+	err = r.Get(ctx, key, &dep)
+	switch {
+	case err == nil && IsVCluster(&dep):
+		return &workload{Object: &dep, Kind: "Deployment", Ready: dep.Status.ReadyReplicas > 0}, nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading Deployment %s: %w", key, err)
+	}
+	return nil, nil
+}
+
+// sourceGone asks the API server, not a cache, whether the vcluster key is
+// definitely gone: both its StatefulSet and Deployment answer NotFound. Any
+// other error is returned, so a registration is never removed on a
+// transient failure. An object of that name that exists but is no longer
+// labelled as a vcluster is not proof of deletion either.
+func sourceGone(ctx context.Context, api client.Reader, key types.NamespacedName) (bool, error) {
+	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &appsv1.Deployment{}} {
+		err := api.Get(ctx, key, obj)
+		if err == nil {
+			return false, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("confirming %s is gone: %w", key, err)
+		}
+	}
+	return true, nil
+}
+
+// getCachedOrLive reads obj from the cache and, when the cache (which holds
+// only objects labelled app=vcluster) misses, from the API server: Services
+// and kubeconfig Secrets of old or custom vclusters may carry no labels.
+// found is false only when the API server itself says NotFound.
+func getCachedOrLive(ctx context.Context, cached, api client.Reader, key types.NamespacedName, obj client.Object) (found bool, err error) {
+	err = cached.Get(ctx, key, obj)
+	if err == nil {
+		return true, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	err = api.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// namespaceTrusted reports whether vclusters in ns may be registered, and
+// if not, why.
+func (r *Reconciler) namespaceTrusted(ns *corev1.Namespace) (bool, string) {
+	if ns.Annotations[IgnoreAnnotation] == "true" {
+		return false, fmt.Sprintf("namespace %s is annotated %s=true", ns.Name, IgnoreAnnotation)
+	}
+	if sel := r.Options.NamespaceSelector; sel != nil && !sel.Matches(labels.Set(ns.Labels)) {
+		return false, fmt.Sprintf("namespace %s does not match the namespace selector %q", ns.Name, sel.String())
+	}
+	return true, ""
+}
