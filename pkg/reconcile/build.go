@@ -80,7 +80,7 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	}
 	if src.Service == nil {
 		return nil, inputErrorf(ReasonServiceMissing,
-			"Service %s/%s of the vcluster does not exist; the registration points at it, so it must exist", ns, name)
+			"Service %s/%s does not exist; the registration points at the vcluster's Service, so create it (vcluster's chart does)", ns, name)
 	}
 	server, err := serverURL(src.Service)
 	if err != nil {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -21,27 +22,39 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(reconcileErrors, writes)
+	metrics.Registry.MustRegister(reconcileErrors, writes, registered)
 }
 
-// registeredCollector reports the number of Argo CD cluster Secrets the
-// registrar owns, counted in the cache at scrape time.
+// registered reports the number of Argo CD cluster Secrets the registrar
+// owns, counted in the cache at scrape time rather than tracked on every
+// write. SetupWithManager points it at the manager's cache.
+var registered = &registeredCollector{desc: prometheus.NewDesc(
+	"registrar_registered_clusters", "Argo CD cluster Secrets owned by the registrar.", nil, nil)}
+
 type registeredCollector struct {
+	desc      *prometheus.Desc
+	mu        sync.Mutex
 	reader    client.Reader
 	namespace string
-	desc      *prometheus.Desc
 }
 
-func newRegisteredCollector(reader client.Reader, namespace string) *registeredCollector {
-	return &registeredCollector{reader: reader, namespace: namespace, desc: prometheus.NewDesc(
-		"registrar_registered_clusters", "Argo CD cluster Secrets owned by the registrar.", nil, nil)}
+func (c *registeredCollector) use(reader client.Reader, namespace string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reader, c.namespace = reader, namespace
 }
 
 func (c *registeredCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	reader, namespace := c.reader, c.namespace
+	c.mu.Unlock()
+	if reader == nil {
+		return
+	}
 	var list corev1.SecretList
-	if err := c.reader.List(context.Background(), &list, client.InNamespace(c.namespace),
+	if err := reader.List(context.Background(), &list, client.InNamespace(namespace),
 		client.MatchingLabels{ManagedByLabel: ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
@@ -60,9 +59,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			return err
 		}
 	}
-	if err := metrics.Registry.Register(newRegisteredCollector(mgr.GetCache(), r.Options.ArgoCDNamespace)); err != nil {
-		return err
-	}
+	registered.use(mgr.GetCache(), r.Options.ArgoCDNamespace)
 
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vcluster").

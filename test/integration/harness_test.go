@@ -1,0 +1,267 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// testLabel marks the namespaces a test's registrar trusts, through its
+// namespace selector, so that tests running side by side never see each
+// other's vclusters.
+const testLabel = "registrar-test"
+
+const timeout = 20 * time.Second
+
+// env is one test's world: its Argo CD namespace, its trusted namespaces
+// and its running registrar.
+type env struct {
+	t          *testing.T
+	id         string
+	argocd     string
+	reconciler *reconcile.Reconciler
+	stop       func()
+}
+
+// newEnv creates the test's Argo CD namespace and starts a registrar.
+func newEnv(t *testing.T, configure ...func(*reconcile.Options)) *env {
+	t.Helper()
+	e := &env{t: t, id: randomID()}
+	e.argocd = e.createNamespace("argocd", false)
+	e.start(configure...)
+	return e
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// start runs a registrar (manager, cache, SetupWithManager) until stop.
+func (e *env) start(configure ...func(*reconcile.Options)) {
+	t := e.t
+	t.Helper()
+	opts := reconcile.Options{
+		BuildOptions:      reconcile.BuildOptions{ArgoCDNamespace: e.argocd},
+		NamespaceSelector: labels.SelectorFromSet(labels.Set{testLabel: e.id}),
+	}
+	for _, c := range configure {
+		c(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  scheme.Scheme,
+		Cache:   reconcile.CacheOptions(e.argocd),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reconciler = &reconcile.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("registrar"),
+		Options:   opts,
+	}
+	if err := e.reconciler.SetupWithManager(mgr, controller.Options{SkipNameValidation: ptr.To(true)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	e.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("registrar stopped with an error: %v", err)
+		}
+		e.stop = func() {}
+	}
+	t.Cleanup(func() { e.stop() })
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("cache did not sync")
+	}
+}
+
+// createNamespace makes a namespace named prefix-<id>, trusted by this
+// test's registrar if trusted is true.
+func (e *env) createNamespace(prefix string, trusted bool) string {
+	e.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-" + e.id}}
+	if trusted {
+		ns.Labels = map[string]string{testLabel: e.id}
+	}
+	e.create(ns)
+	return ns.Name
+}
+
+func (e *env) create(obj client.Object) {
+	e.t.Helper()
+	if err := k8sClient.Create(context.Background(), obj); err != nil {
+		e.t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// newVCluster writes a vcluster's objects into ns as vcluster does, with a
+// StatefulSet that is ready unless notReady.
+func (e *env) newVCluster(ns, name string, notReady ...bool) *fixture.VCluster {
+	e.t.Helper()
+	vc, err := fixture.NewVCluster(name, ns)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	secret, err := vc.KubeconfigSecret()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.create(secret)
+	e.create(vc.Service())
+	sts := vc.StatefulSet()
+	e.create(sts)
+	if len(notReady) == 0 || !notReady[0] {
+		e.setReady(sts, 1)
+	}
+	return vc
+}
+
+// setReady sets the ready replicas of a workload's status, as the
+// StatefulSet or Deployment controller of a real cluster would.
+func (e *env) setReady(obj client.Object, ready int32) {
+	e.t.Helper()
+	switch w := obj.(type) {
+	case *appsv1.StatefulSet:
+		w.Status.Replicas, w.Status.ReadyReplicas = ready, ready
+	case *appsv1.Deployment:
+		w.Status.Replicas, w.Status.ReadyReplicas = ready, ready
+	}
+	if err := k8sClient.Status().Update(context.Background(), obj); err != nil {
+		e.t.Fatalf("updating status of %s: %v", obj.GetName(), err)
+	}
+}
+
+// registration reads the Argo CD cluster Secret of vcluster ns/name, or nil.
+func (e *env) registration(ns, name string) *corev1.Secret {
+	e.t.Helper()
+	var s corev1.Secret
+	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: e.argocd, Name: reconcile.SecretName(ns, name)}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &s
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %s waiting until %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// consistently checks that cond holds for the whole of d.
+func (e *env) consistently(what string, d time.Duration, cond func() bool) {
+	e.t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if !cond() {
+			e.t.Fatalf("%s no longer holds", what)
+		}
+	}
+}
+
+func (e *env) eventuallyRegistered(ns, name string) *corev1.Secret {
+	e.t.Helper()
+	var s *corev1.Secret
+	e.eventually("vcluster "+ns+"/"+name+" is registered", func() bool {
+		s = e.registration(ns, name)
+		return s != nil
+	})
+	return s
+}
+
+func (e *env) eventuallyDeregistered(ns, name string) {
+	e.t.Helper()
+	e.eventually("vcluster "+ns+"/"+name+" is deregistered", func() bool { return e.registration(ns, name) == nil })
+}
+
+func (e *env) neverRegistered(ns, name string) {
+	e.t.Helper()
+	e.consistently("vcluster "+ns+"/"+name+" is not registered", 2*time.Second, func() bool {
+		return e.registration(ns, name) == nil
+	})
+}
+
+// eventuallyEvent waits for an event of reason about obj, returning its note.
+func (e *env) eventuallyEvent(obj client.Object, reason string) string {
+	e.t.Helper()
+	var note string
+	e.eventually("an event "+reason+" on "+obj.GetName(), func() bool {
+		var list eventsv1.EventList
+		if err := k8sClient.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
+			e.t.Fatal(err)
+		}
+		for _, ev := range list.Items {
+			if ev.Regarding.Name == obj.GetName() && ev.Reason == reason {
+				note = ev.Note
+				return true
+			}
+		}
+		return false
+	})
+	return note
+}
+
+func (e *env) get(obj client.Object) {
+	e.t.Helper()
+	if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) update(obj client.Object, mutate func()) {
+	e.t.Helper()
+	e.get(obj)
+	mutate()
+	if err := k8sClient.Update(context.Background(), obj); err != nil {
+		e.t.Fatalf("updating %s: %v", obj.GetName(), err)
+	}
+}
+
+func (e *env) delete(obj client.Object) {
+	e.t.Helper()
+	if err := k8sClient.Delete(context.Background(), obj); err != nil {
+		e.t.Fatalf("deleting %s: %v", obj.GetName(), err)
+	}
+}
+
+func configOf(t *testing.T, s *corev1.Secret) string {
+	t.Helper()
+	return string(s.Data[reconcile.ArgoCDConfigKey])
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
