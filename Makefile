@@ -1,0 +1,52 @@
+# The two commands of a fresh machine: `make demo` and `make test`.
+# Test binaries (kube-apiserver, etcd) are built from the Go module proxy
+# into a cache outside the clone, shared by every clone and CI run on the
+# machine, and linked at bin/k8s.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+K8S_VERSION  ?= v1.37.2
+ETCD_VERSION ?= v3.6.7
+CACHE        ?= $(HOME)/.cache/registrar
+TESTBIN_DIR  := $(CACHE)/k8s-$(K8S_VERSION)-etcd-$(ETCD_VERSION)
+KUBEBUILDER_ASSETS := $(CURDIR)/bin/k8s
+export KUBEBUILDER_ASSETS
+
+GO_TEST_FLAGS ?=
+
+.PHONY: all build test unit integration vet testbins demo clean help
+
+all: build
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## Build bin/registrar.
+	go build -o bin/registrar ./cmd/registrar
+
+vet: ## go vet and a gofmt check.
+	@unformatted=$$(gofmt -l cmd pkg test); if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+
+testbins: bin/k8s/kube-apiserver bin/k8s/etcd ## Build kube-apiserver and etcd for the integration tests (cached).
+
+bin/k8s/kube-apiserver bin/k8s/etcd:
+	hack/build-testbins.sh "$(TESTBIN_DIR)"
+	mkdir -p bin
+	ln -sfn "$(TESTBIN_DIR)" bin/k8s
+
+unit: ## Unit tests (no API server).
+	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/...
+
+integration: testbins ## Integration tests against a real kube-apiserver and etcd.
+	go test $(GO_TEST_FLAGS) ./test/integration/...
+
+test: vet testbins build ## Everything: vet, unit and integration tests.
+	go test $(GO_TEST_FLAGS) ./...
+
+demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
+	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"
+
+clean: ## Remove bin/ (the binary cache under $(CACHE) stays).
+	rm -rf bin
