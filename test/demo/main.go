@@ -1,0 +1,264 @@
+// Command demo shows the registrar at work on this machine: a local control
+// plane (kube-apiserver and etcd), a vcluster stand-in (a second API server
+// with vcluster's certificates, and the objects vcluster writes into the
+// host), the registrar binary, and the Argo CD cluster Secret it writes,
+// with secret values redacted. Everything is cleaned up on exit.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/argoproj/argo-cd/v3/util/db"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+func main() {
+	registrar := flag.String("registrar", "bin/registrar", "Path of the registrar binary.")
+	assets := flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory holding kube-apiserver and etcd.")
+	flag.Parse()
+	if err := run(*registrar, *assets); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
+
+func run(registrar, assets string) error {
+	ctx := context.Background()
+	step("starting a local control plane (kube-apiserver + etcd from %s)", assets)
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		return err
+	}
+
+	const ns, name = "vcluster-sandbox", "sandbox"
+	step("creating vcluster %q in namespace %q as vcluster writes it: StatefulSet, Service, kubeconfig Secret vc-%s", name, ns, name)
+	vc, err := fixture.NewVCluster(name, ns)
+	if err != nil {
+		return err
+	}
+	secret, err := vc.KubeconfigSecret()
+	if err != nil {
+		return err
+	}
+	sts := vc.StatefulSet()
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		secret, vc.Service(), sts,
+	} {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
+		}
+	}
+	sts.Status.Replicas, sts.Status.ReadyReplicas = 1, 1
+	if err := c.Status().Update(ctx, sts); err != nil {
+		return err
+	}
+	fmt.Printf("    its kubeconfig says server %s: unreachable from Argo CD, and the same for every vcluster\n", vc.Server)
+
+	step("starting the vcluster stand-in: an API server whose certificate has vcluster's SANs %v", fixture.ServingSANs(name, ns)[:2])
+	standIn, err := fixture.StartStandIn(ctx, assets, vc, "127.0.0.1", 0)
+	if err != nil {
+		return err
+	}
+	defer standIn.Stop()
+
+	dir, err := os.MkdirTemp("", "registrar-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := writeKubeconfig(cfg, kubeconfig); err != nil {
+		return err
+	}
+	step("running %s --kubeconfig ... --argocd-namespace argocd", registrar)
+	logPath := filepath.Join(dir, "registrar.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(registrar, "--kubeconfig", kubeconfig, "--argocd-namespace", "argocd",
+		"--metrics-bind-address", freeAddr(), "--health-probe-bind-address", freeAddr())
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+
+	key := client.ObjectKey{Namespace: "argocd", Name: reconcile.SecretName(ns, name)}
+	var registered corev1.Secret
+	start := time.Now()
+	if err := poll(30*time.Second, func() (bool, error) {
+		err := c.Get(ctx, key, &registered)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}); err != nil {
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("no registration: %w\nregistrar log:\n%s", err, log)
+	}
+	step("Argo CD cluster Secret %s/%s, written %s after start (secret values redacted):", key.Namespace, key.Name, time.Since(start).Round(time.Millisecond))
+	out, err := redacted(&registered)
+	if err != nil {
+		return err
+	}
+	fmt.Println(indent(out))
+
+	step("Argo CD's own code (util/db.SecretToCluster) loads it and connects, TLS verified:")
+	cluster, err := db.SecretToCluster(&registered)
+	if err != nil {
+		return err
+	}
+	rc, err := cluster.RawRestConfig()
+	if err != nil {
+		return err
+	}
+	// Cluster DNS stands in here: the service name resolves to the stand-in.
+	rc.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, standIn.Addr)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	nsList, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("connecting as Argo CD would: %w", err)
+	}
+	fmt.Printf("    cluster %q at %s (tls serverName %q): %d namespaces inside the vcluster\n",
+		cluster.Name, cluster.Server, cluster.Config.ServerName, len(nsList.Items))
+
+	step("deleting the vcluster's StatefulSet")
+	if err := c.Delete(ctx, sts); err != nil {
+		return err
+	}
+	if err := poll(30*time.Second, func() (bool, error) {
+		err := c.Get(ctx, key, &corev1.Secret{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}); err != nil {
+		return fmt.Errorf("registration not removed: %w", err)
+	}
+	fmt.Println("    the registration is gone")
+
+	step("events the registrar recorded on the vcluster:")
+	var events eventsv1.EventList
+	if err := c.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	sort.Slice(events.Items, func(i, j int) bool { return events.Items[i].CreationTimestamp.Before(&events.Items[j].CreationTimestamp) })
+	for _, ev := range events.Items {
+		fmt.Printf("    %-8s %-13s %s\n", ev.Type, ev.Reason, ev.Note)
+	}
+	step("done; stopping the registrar, the stand-in and the control plane")
+	return nil
+}
+
+// redacted renders the Secret as YAML with every credential replaced by its size.
+func redacted(s *corev1.Secret) (string, error) {
+	var cfg map[string]any
+	if err := json.Unmarshal(s.Data[reconcile.ArgoCDConfigKey], &cfg); err != nil {
+		return "", err
+	}
+	if tls, ok := cfg["tlsClientConfig"].(map[string]any); ok {
+		for _, k := range []string{"caData", "certData", "keyData"} {
+			if v, ok := tls[k].(string); ok {
+				tls[k] = fmt.Sprintf("<redacted, %d bytes>", len(v))
+			}
+		}
+	}
+	if _, ok := cfg["bearerToken"]; ok {
+		cfg["bearerToken"] = "<redacted>"
+	}
+	stringData := map[string]any{}
+	for k, v := range s.Data {
+		stringData[k] = string(v)
+	}
+	stringData[reconcile.ArgoCDConfigKey] = cfg
+	view := map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{
+			"name": s.Name, "namespace": s.Namespace, "labels": s.Labels, "annotations": s.Annotations,
+		},
+		"type":               s.Type,
+		"stringData (shown)": stringData,
+	}
+	out, err := yaml.Marshal(view)
+	return string(out), err
+}
+
+func writeKubeconfig(cfg *rest.Config, path string) error {
+	kc := clientcmdapi.Config{
+		Clusters:       map[string]*clientcmdapi.Cluster{"host": {Server: cfg.Host, CertificateAuthorityData: cfg.CAData}},
+		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}},
+		Contexts:       map[string]*clientcmdapi.Context{"host": {Cluster: "host", AuthInfo: "admin"}},
+		CurrentContext: "host",
+	}
+	return clientcmd.WriteToFile(kc, path)
+}
+
+func poll(timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
