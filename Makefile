@@ -48,5 +48,8 @@ test: vet testbins build ## Everything: vet, unit and integration tests.
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"
 
+# Further targets (chart, image, e2e) live beside this file, one file each.
+include $(wildcard hack/make/*.mk)
+
 clean: ## Remove bin/ (the binary cache under $(CACHE) stays).
 	rm -rf bin

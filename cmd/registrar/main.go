@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -37,6 +38,7 @@ func run() int {
 		metricsAddr       = flag.String("metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
 		probeAddr         = flag.String("health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 		namespaceSelector = flag.String("namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
+		watchNamespaces   = flag.String("watch-namespaces", "", "Comma-separated namespaces to watch for vclusters (default: all); lets RBAC grant Secret access in these namespaces only.")
 		nameTemplate      = flag.String("cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
 		propagateLabels   = flag.String("propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 		qps               = flag.Float64("kube-api-qps", 50, "Queries per second allowed to the Kubernetes API.")
@@ -69,9 +71,10 @@ func run() int {
 		}
 		opts.NamespaceSelector = sel
 	}
-	for _, k := range strings.Split(*propagateLabels, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			opts.PropagateLabels = append(opts.PropagateLabels, k)
+	opts.PropagateLabels = splitList(*propagateLabels)
+	for _, k := range opts.PropagateLabels {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return usageError("--propagate-labels: %q is not a label key: %s", k, strings.Join(errs, "; "))
 		}
 	}
 
@@ -87,7 +90,7 @@ func run() int {
 		setupLog.Error(err, "building scheme")
 		return 1
 	}
-	cacheOpts := reconcile.CacheOptions(*argocdNamespace)
+	cacheOpts := reconcile.CacheOptions(*argocdNamespace, splitList(*watchNamespaces)...)
 	cacheOpts.SyncPeriod = resync
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
@@ -128,12 +131,23 @@ func run() int {
 		setupLog.Error(err, "adding readyz check")
 		return 1
 	}
-	setupLog.Info("starting", "argocdNamespace", *argocdNamespace, "namespaceSelector", *namespaceSelector, "leaderElect", *leaderElect)
+	setupLog.Info("starting", "argocdNamespace", *argocdNamespace, "namespaceSelector", *namespaceSelector,
+		"watchNamespaces", *watchNamespaces, "leaderElect", *leaderElect)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "manager stopped with an error")
 		return 1
 	}
 	return 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func usageError(format string, args ...any) int {

@@ -28,20 +28,33 @@ const kubeconfigSecretIndex = "registrar.kubeconfigSecret"
 // workloads, Services and Secrets labelled app=vcluster, and in the Argo CD
 // namespace only the Secrets the registrar owns. No cluster-wide cache of
 // Secrets exists, so memory does not grow with unrelated Secrets. Managed
-// fields are dropped from every cached object.
-func CacheOptions(argocdNamespace string) cache.Options {
+// fields are dropped from every cached object. With watchNamespaces, only
+// those namespaces (and the Argo CD namespace) are watched, so the
+// registrar needs no cluster-wide read access to Secrets.
+func CacheOptions(argocdNamespace string, watchNamespaces ...string) cache.Options {
 	vcluster := labels.SelectorFromSet(labels.Set{VClusterAppLabel: VClusterAppValue})
 	ours := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
+	secrets := map[string]cache.Config{cache.AllNamespaces: {LabelSelector: vcluster}}
+	var defaults map[string]cache.Config
+	if len(watchNamespaces) > 0 {
+		secrets = map[string]cache.Config{}
+		defaults = map[string]cache.Config{}
+		for _, ns := range watchNamespaces {
+			secrets[ns] = cache.Config{LabelSelector: vcluster}
+			defaults[ns] = cache.Config{}
+		}
+	}
+	// Set last: the Argo CD namespace may also be a watched namespace, and
+	// there only our own Secrets are cached.
+	secrets[argocdNamespace] = cache.Config{LabelSelector: ours}
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultNamespaces: defaults,
+		DefaultTransform:  cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.StatefulSet{}: {Label: vcluster},
 			&appsv1.Deployment{}:  {Label: vcluster},
 			&corev1.Service{}:     {Label: vcluster},
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{
-				argocdNamespace:     {LabelSelector: ours},
-				cache.AllNamespaces: {LabelSelector: vcluster},
-			}},
+			&corev1.Secret{}:      {Namespaces: secrets},
 		},
 	}
 }

@@ -41,6 +41,9 @@ type env struct {
 	argocd     string
 	reconciler *reconcile.Reconciler
 	stop       func()
+	// watchNamespaces, if set before start, narrows the registrar's cache
+	// as --watch-namespaces does.
+	watchNamespaces []string
 }
 
 // newEnv creates the test's Argo CD namespace and starts a registrar.
@@ -71,7 +74,7 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
-		Cache:   reconcile.CacheOptions(e.argocd),
+		Cache:   reconcile.CacheOptions(e.argocd, e.watchNamespaces...),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	if err != nil {

@@ -336,3 +336,17 @@ func TestPropagatesLabelsAndAnnotations(t *testing.T) {
 		return !ok
 	})
 }
+
+func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
+	e := newEnv(t)
+	watched := e.createNamespace("watched", true)
+	other := e.createNamespace("other", true)
+	e.stop()
+	e.watchNamespaces = []string{watched}
+	e.start()
+
+	e.newVCluster(watched, "seen")
+	e.newVCluster(other, "unseen")
+	e.eventuallyRegistered(watched, "seen")
+	e.neverRegistered(other, "unseen")
+}
