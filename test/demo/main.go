@@ -182,7 +182,9 @@ func run(registrar, assets string) error {
 	if err := c.List(ctx, &events, client.InNamespace(ns)); err != nil {
 		return err
 	}
-	sort.Slice(events.Items, func(i, j int) bool { return events.Items[i].CreationTimestamp.Before(&events.Items[j].CreationTimestamp) })
+	sort.Slice(events.Items, func(i, j int) bool {
+		return events.Items[i].CreationTimestamp.Before(&events.Items[j].CreationTimestamp)
+	})
 	for _, ev := range events.Items {
 		fmt.Printf("    %-8s %-13s %s\n", ev.Type, ev.Reason, ev.Note)
 	}
