@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/registrar-dev/registrar/pkg/logging"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 )
 
@@ -55,7 +56,7 @@ func run() int {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.SetLogger(logging.CapVerbosity(zap.New(zap.UseFlagOptions(&zapOpts)), logging.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
 
 	opts := reconcile.Options{BuildOptions: reconcile.BuildOptions{ArgoCDNamespace: *argocdNamespace}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,8 +43,17 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 		logger.V(1).Info("registration up to date", "secret", desired.Name)
 		return nil
 	}
+	if other, err := r.collision(ctx, desired); err != nil {
+		return err
+	} else if other != "" {
+		reconcileErrors.WithLabelValues(ReasonConflict).Inc()
+		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register",
+			"%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
+			other, ClusterNameAnnotation)
+		return nil
+	}
 	if existing == nil {
-		// The cache holds only our Secrets: ask the API server whether a
+		// The cache holds only cluster Secrets: ask the API server whether a
 		// Secret of that name exists that is not ours, and leave it alone.
 		var live corev1.Secret
 		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &live)
@@ -82,6 +92,31 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 		logger.Info("updated registration", "secret", desired.Name, "server", server)
 	}
 	return nil
+}
+
+// collision describes another Argo CD cluster Secret that declares the same
+// cluster name or server as desired, or returns "". Argo CD resolves an
+// Application's destination by either, so a second holder of one would let
+// a vcluster capture deployments meant for another cluster. The first
+// holder keeps it.
+func (r *Reconciler) collision(ctx context.Context, desired *corev1.Secret) (string, error) {
+	for _, c := range []struct{ index, key, what string }{
+		{clusterNameIndex, ArgoCDNameKey, "cluster name"},
+		{clusterServerIndex, ArgoCDServerKey, "server"},
+	} {
+		var list corev1.SecretList
+		value := strings.TrimRight(string(desired.Data[c.key]), "/")
+		if err := r.Client.List(ctx, &list, client.InNamespace(desired.Namespace),
+			client.MatchingFields{c.index: value}); err != nil {
+			return "", fmt.Errorf("checking %s collisions: %w", c.what, err)
+		}
+		for _, s := range list.Items {
+			if s.Name != desired.Name {
+				return fmt.Sprintf("%s %q is already registered by Secret %s/%s", c.what, value, s.Namespace, s.Name), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // upToDate says whether existing holds everything desired does. The hash

@@ -100,6 +100,12 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 		return nil, err
 	}
 
+	if server == InClusterServer || clusterName == InClusterName {
+		return nil, inputErrorf(ReasonConflict,
+			"%s %s/%s would register as Argo CD's own cluster (server %s, name %q); rename it or set annotation %s",
+			src.Kind, ns, name, server, clusterName, ClusterNameAnnotation)
+	}
+
 	ann := w.GetAnnotations()
 	serverName := src.Service.Name + "." + src.Service.Namespace
 	if v, ok := ann[TLSServerNameAnnotation]; ok {

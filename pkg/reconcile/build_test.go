@@ -283,6 +283,13 @@ func TestBuildRejectsBadInput(t *testing.T) {
 		{"bad namespaces annotation", annotate(NamespacesAnnotation, "Not_A_Namespace"), ReasonBadAnnotation, NamespacesAnnotation},
 		{"bad project annotation", annotate(ProjectAnnotation, "Team A"), ReasonBadAnnotation, ProjectAnnotation},
 		{"empty cluster name annotation", annotate(ClusterNameAnnotation, " "), ReasonBadAnnotation, ClusterNameAnnotation},
+		{"Argo CD's in-cluster name", annotate(ClusterNameAnnotation, "in-cluster"), ReasonConflict, "Argo CD's own cluster"},
+		{"Argo CD's in-cluster server", func(s *Sources, _ *fixture.VCluster) {
+			s.Workload.SetName("kubernetes")
+			s.Workload.SetNamespace("default")
+			s.Workload.SetLabels(map[string]string{"app": "vcluster", "release": "kubernetes"})
+			s.Service.Name, s.Service.Namespace = "kubernetes", "default"
+		}, ReasonConflict, "https://kubernetes.default.svc"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

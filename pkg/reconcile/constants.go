@@ -54,6 +54,16 @@ const (
 	ArgoCDClusterResources = "clusterResources"
 )
 
+// Argo CD's implicit entry for its own cluster, which exists without a
+// Secret (KubernetesInternalAPIServerAddr and KubernetesInClusterName in
+// argo-cd's pkg/apis/application/v1alpha1/application_defaults.go). No
+// registration may take either: Applications aimed at Argo CD's own cluster
+// would deploy into a vcluster instead.
+const (
+	InClusterServer = "https://kubernetes.default.svc"
+	InClusterName   = "in-cluster"
+)
+
 // Prefix is the domain of every label and annotation the registrar reads or writes.
 const Prefix = "registrar.dev/"
 
@@ -108,4 +118,5 @@ const (
 	ReasonUpdated      = "Updated"
 	ReasonDeregistered = "Deregistered"
 	ReasonConflict     = "RegistrationConflict"
+	ReasonUntrusted    = "UntrustedNamespace"
 )

@@ -57,6 +57,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
 	}
 	if trusted, why := r.namespaceTrusted(&ns); !trusted {
+		if existing == nil && ns.Annotations[IgnoreAnnotation] != "true" {
+			// Anyone who can create a StatefulSet, Service and Secret can
+			// make something that looks like a vcluster: say why it is not
+			// registered, so a real one is not silently missing.
+			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonUntrusted, "Register",
+				"not registered: %s", why)
+		}
 		return ctrl.Result{}, r.deregister(ctx, w, existing, why)
 	}
 	if w.GetAnnotations()[IgnoreAnnotation] == "true" {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"maps"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,16 +25,24 @@ import (
 // annotation names the Secret.
 const kubeconfigSecretIndex = "registrar.kubeconfigSecret"
 
+// Indexes of the Argo CD cluster Secrets in the cache by the cluster name
+// and server they declare, for collision checks.
+const (
+	clusterNameIndex   = "registrar.clusterName"
+	clusterServerIndex = "registrar.clusterServer"
+)
+
 // CacheOptions narrow the manager's cache to what the registrar reads:
 // workloads, Services and Secrets labelled app=vcluster, and in the Argo CD
-// namespace only the Secrets the registrar owns. No cluster-wide cache of
+// namespace only its cluster Secrets (ours, and others' for collision
+// checks). No cluster-wide cache of
 // Secrets exists, so memory does not grow with unrelated Secrets. Managed
 // fields are dropped from every cached object. With watchNamespaces, only
 // those namespaces (and the Argo CD namespace) are watched, so the
 // registrar needs no cluster-wide read access to Secrets.
 func CacheOptions(argocdNamespace string, watchNamespaces ...string) cache.Options {
 	vcluster := labels.SelectorFromSet(labels.Set{VClusterAppLabel: VClusterAppValue})
-	ours := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
+	clusters := labels.SelectorFromSet(labels.Set{ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue})
 	secrets := map[string]cache.Config{cache.AllNamespaces: {LabelSelector: vcluster}}
 	var defaults map[string]cache.Config
 	if len(watchNamespaces) > 0 {
@@ -45,8 +54,8 @@ func CacheOptions(argocdNamespace string, watchNamespaces ...string) cache.Optio
 		}
 	}
 	// Set last: the Argo CD namespace may also be a watched namespace, and
-	// there only our own Secrets are cached.
-	secrets[argocdNamespace] = cache.Config{LabelSelector: ours}
+	// there only Argo CD cluster Secrets are cached.
+	secrets[argocdNamespace] = cache.Config{LabelSelector: clusters}
 	return cache.Options{
 		DefaultNamespaces: defaults,
 		DefaultTransform:  cache.TransformStripManagedFields(),
@@ -72,6 +81,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			return err
 		}
 	}
+	indexer := mgr.GetFieldIndexer()
+	for name, key := range map[string]string{clusterNameIndex: ArgoCDNameKey, clusterServerIndex: ArgoCDServerKey} {
+		if err := indexer.IndexField(ctx, &corev1.Secret{}, name, clusterSecretField(key)); err != nil {
+			return err
+		}
+	}
 	registered.use(mgr.GetCache(), r.Options.ArgoCDNamespace)
 
 	return ctrl.NewControllerManagedBy(mgr).
@@ -88,6 +103,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceRequests),
 			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)
+}
+
+// clusterSecretField indexes an Argo CD cluster Secret by a data key,
+// normalised as Argo CD reads it (util/db/cluster.go trims a trailing "/"
+// from the server).
+func clusterSecretField(key string) client.IndexerFunc {
+	return func(o client.Object) []string {
+		s, ok := o.(*corev1.Secret)
+		if !ok || s.Labels[ArgoCDSecretTypeLabel] != ArgoCDSecretTypeValue {
+			return nil
+		}
+		v := strings.TrimRight(string(s.Data[key]), "/")
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
 }
 
 func workloadRequest(_ context.Context, o client.Object) []reconcile.Request {

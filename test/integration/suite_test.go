@@ -5,23 +5,47 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/registrar-dev/registrar/pkg/logging"
 )
 
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 var (
-	cfg       *rest.Config
-	k8sClient client.Client
+	capturedLogs = &syncBuffer{}
+	cfg          *rest.Config
+	k8sClient    client.Client
 	// assets is the directory of the kube-apiserver and etcd binaries.
 	assets string
 )
@@ -31,12 +55,14 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	// The registrar's logs go to stderr with REGISTRAR_TEST_LOGS=1 only.
-	logs := io.Discard
+	// Every log line, at every verbosity, is kept for the scan for secret
+	// material; it also goes to stderr with REGISTRAR_TEST_LOGS=1.
+	var out io.Writer = capturedLogs
 	if os.Getenv("REGISTRAR_TEST_LOGS") == "1" {
-		logs = os.Stderr
+		out = io.MultiWriter(capturedLogs, os.Stderr)
 	}
-	logf.SetLogger(zap.New(zap.WriteTo(logs)))
+	// The registrar's logger, as cmd/registrar builds it, at its most verbose.
+	logf.SetLogger(logging.CapVerbosity(zap.New(zap.WriteTo(out), zap.Level(zapcore.Level(-10))), logging.MaxVerbosity))
 	assets = os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		// A skip would read as a pass: fail instead, and say how to fix it.
