@@ -15,12 +15,12 @@ export KUBEBUILDER_ASSETS
 
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test unit integration vet testbins demo clean help
+.PHONY: all build test unit integration vet testbins demo fuzz clean help
 
 all: build
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## Build bin/registrar.
 	go build -o bin/registrar ./cmd/registrar
@@ -42,8 +42,12 @@ unit: ## Unit tests (no API server).
 integration: testbins ## Integration tests against a real kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./test/integration/...
 
-test: vet testbins build ## Everything: vet, unit and integration tests.
+test: vet testbins build helm ## Everything: vet, unit and integration tests.
 	go test $(GO_TEST_FLAGS) ./...
+
+FUZZTIME ?= 60s
+fuzz: ## Fuzz kubeconfig parsing and the builder for FUZZTIME (seeds in pkg/reconcile/testdata/fuzz run in every make test).
+	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"

@@ -1,0 +1,138 @@
+{{/* Name of the chart's objects, at most 63 characters (a DNS label). */}}
+{{- define "registrar.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "registrar.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels never change after install: a Deployment's selector is immutable. */}}
+{{- define "registrar.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "registrar.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "registrar.labels" -}}
+{{ include "registrar.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "registrar.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "registrar.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Subjects of every binding: the registrar's ServiceAccount.
+*/}}
+{{- define "registrar.subjects" -}}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "registrar.serviceAccountName" . }}
+    namespace: {{ .Release.Namespace }}
+{{- end }}
+
+{{/*
+A ClusterRole and ClusterRoleBinding when every namespace is watched, else a
+Role and RoleBinding in each of watchNamespaces. Arguments: root (the chart
+context), purpose (name suffix), rules (YAML list).
+*/}}
+{{- define "registrar.watchedRBAC" -}}
+{{- $root := .root }}
+{{- $name := printf "%s-%s" (include "registrar.fullname" $root) .purpose }}
+{{- if not $root.Values.watchNamespaces }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "registrar.labels" $root | nindent 4 }}
+rules:
+  {{- .rules | trim | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "registrar.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ $name }}
+{{ include "registrar.subjects" $root }}
+{{- else }}
+{{- range $ns := $root.Values.watchNamespaces }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "registrar.labels" $root | nindent 4 }}
+rules:
+  {{- $.rules | trim | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "registrar.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}
+{{ include "registrar.subjects" $root }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A Role and RoleBinding in one namespace. Arguments: root, purpose, namespace, rules. */}}
+{{- define "registrar.namespacedRBAC" -}}
+{{- $name := printf "%s-%s" (include "registrar.fullname" .root) .purpose }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "registrar.labels" .root | nindent 4 }}
+rules:
+  {{- .rules | trim | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "registrar.labels" .root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}
+{{ include "registrar.subjects" .root }}
+{{- end }}
