@@ -36,6 +36,9 @@ func run() int {
 		leaderElect       = flag.Bool("leader-elect", false, "Elect a leader among replicas, so that only one writes.")
 		leaderElectionNS  = flag.String("leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace; required outside a cluster).")
 		leaderElectionID  = flag.String("leader-election-id", "registrar-leader", "Name of the leader election Lease.")
+		leaseDuration     = flag.Duration("leader-election-lease-duration", 15*time.Second, "How long a non-leader waits before taking over an unrenewed lease.")
+		renewDeadline     = flag.Duration("leader-election-renew-deadline", 10*time.Second, "How long the leader retries renewing before giving up leadership (and exiting).")
+		retryPeriod       = flag.Duration("leader-election-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
 		metricsAddr       = flag.String("metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
 		probeAddr         = flag.String("health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 		namespaceSelector = flag.String("namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
@@ -102,6 +105,9 @@ func run() int {
 		LeaderElectionID:              *leaderElectionID,
 		LeaderElectionNamespace:       *leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 leaseDuration,
+		RenewDeadline:                 renewDeadline,
+		RetryPeriod:                   retryPeriod,
 	})
 	if err != nil {
 		setupLog.Error(err, "creating manager")

@@ -16,7 +16,7 @@ import (
 
 // sources returns the objects of a healthy vcluster "sandbox" in namespace
 // "vcluster-sandbox", as vcluster writes them.
-func sources(t *testing.T) (Sources, *fixture.VCluster) {
+func sources(t testing.TB) (Sources, *fixture.VCluster) {
 	t.Helper()
 	vc, err := fixture.NewVCluster("sandbox", "vcluster-sandbox")
 	if err != nil {

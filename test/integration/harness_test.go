@@ -49,9 +49,16 @@ type env struct {
 // newEnv creates the test's Argo CD namespace and starts a registrar.
 func newEnv(t *testing.T, configure ...func(*reconcile.Options)) *env {
 	t.Helper()
-	e := &env{t: t, id: randomID()}
-	e.argocd = e.createNamespace("argocd", false)
+	e := newWorld(t)
 	e.start(configure...)
+	return e
+}
+
+// newWorld creates the test's Argo CD namespace and starts no registrar.
+func newWorld(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, id: randomID(), stop: func() {}}
+	e.argocd = e.createNamespace("argocd", false)
 	return e
 }
 
@@ -128,20 +135,27 @@ func (e *env) create(obj client.Object) {
 // StatefulSet that is ready unless notReady.
 func (e *env) newVCluster(ns, name string, notReady ...bool) *fixture.VCluster {
 	e.t.Helper()
+	return createVCluster(e.t, k8sClient, ns, name, len(notReady) == 0 || !notReady[0])
+}
+
+func createVCluster(t *testing.T, c client.Client, ns, name string, ready bool) *fixture.VCluster {
+	t.Helper()
 	vc, err := fixture.NewVCluster(name, ns)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	secret, err := vc.KubeconfigSecret()
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	e.create(secret)
-	e.create(vc.Service())
 	sts := vc.StatefulSet()
-	e.create(sts)
-	if len(notReady) == 0 || !notReady[0] {
-		e.setReady(sts, 1)
+	for _, obj := range []client.Object{secret, vc.Service(), sts} {
+		if err := c.Create(context.Background(), obj); err != nil {
+			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+	if ready {
+		setReady(t, c, sts, 1)
 	}
 	return vc
 }
@@ -150,14 +164,19 @@ func (e *env) newVCluster(ns, name string, notReady ...bool) *fixture.VCluster {
 // StatefulSet or Deployment controller of a real cluster would.
 func (e *env) setReady(obj client.Object, ready int32) {
 	e.t.Helper()
+	setReady(e.t, k8sClient, obj, ready)
+}
+
+func setReady(t *testing.T, c client.Client, obj client.Object, ready int32) {
+	t.Helper()
 	switch w := obj.(type) {
 	case *appsv1.StatefulSet:
 		w.Status.Replicas, w.Status.ReadyReplicas = ready, ready
 	case *appsv1.Deployment:
 		w.Status.Replicas, w.Status.ReadyReplicas = ready, ready
 	}
-	if err := k8sClient.Status().Update(context.Background(), obj); err != nil {
-		e.t.Fatalf("updating status of %s: %v", obj.GetName(), err)
+	if err := c.Status().Update(context.Background(), obj); err != nil {
+		t.Fatalf("updating status of %s: %v", obj.GetName(), err)
 	}
 }
 

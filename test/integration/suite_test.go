@@ -87,6 +87,8 @@ func run(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
 		}
 	}()
+	// Bursts of hundreds of objects: no client-side throttling in tests.
+	cfg.QPS, cfg.Burst = 1000, 2000
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
