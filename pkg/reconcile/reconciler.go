@@ -33,6 +33,10 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Options   Options
+
+	// watches follows kubeconfig Secrets outside the cache; set up by
+	// SetupWithManager.
+	watches *secretWatches
 }
 
 // Reconcile brings the registration of one vcluster in line with its sources.
@@ -49,6 +53,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if w == nil {
+		r.watches.release(key)
 		return r.handleMissingWorkload(ctx, key, existing)
 	}
 
@@ -57,6 +62,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
 	}
 	if trusted, why := r.namespaceTrusted(&ns); !trusted {
+		r.watches.release(key)
 		if existing == nil && ns.Annotations[IgnoreAnnotation] != "true" {
 			// Anyone who can create a StatefulSet, Service and Secret can
 			// make something that looks like a vcluster: say why it is not
@@ -67,6 +73,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.deregister(ctx, w, existing, why)
 	}
 	if w.GetAnnotations()[IgnoreAnnotation] == "true" {
+		r.watches.release(key)
 		return ctrl.Result{}, r.deregister(ctx, w, existing,
 			fmt.Sprintf("%s %s is annotated %s=true", w.Kind, key, IgnoreAnnotation))
 	}
@@ -77,7 +84,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	src := Sources{Workload: w.Object, Kind: w.Kind}
 	var svc corev1.Service
-	found, err := getCachedOrLive(ctx, r.Client, r.APIReader, key, &svc)
+	found, _, err := getCachedOrLive(ctx, r.Client, r.APIReader, key, &svc)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading Service %s: %w", key, err)
 	}
@@ -86,9 +93,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	secretKey := types.NamespacedName{Namespace: key.Namespace, Name: KubeconfigSecretName(w)}
 	var kubeconfig corev1.Secret
-	found, err = getCachedOrLive(ctx, r.Client, r.APIReader, secretKey, &kubeconfig)
+	found, fromCache, err := getCachedOrLive(ctx, r.Client, r.APIReader, secretKey, &kubeconfig)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading kubeconfig Secret %s: %w", secretKey, err)
+	}
+	if fromCache {
+		r.watches.release(key)
+	} else {
+		// Unlabelled or not there yet: watch it by name, so that its
+		// rotation (or creation) is seen at once.
+		r.watches.ensure(key, secretKey)
 	}
 	if found {
 		src.KubeconfigSecret = &kubeconfig

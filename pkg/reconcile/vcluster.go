@@ -73,20 +73,21 @@ func sourceGone(ctx context.Context, api client.Reader, key types.NamespacedName
 // getCachedOrLive reads obj from the cache and, when the cache (which holds
 // only objects labelled app=vcluster) misses, from the API server: Services
 // and kubeconfig Secrets of old or custom vclusters may carry no labels.
-// found is false only when the API server itself says NotFound.
-func getCachedOrLive(ctx context.Context, cached, api client.Reader, key types.NamespacedName, obj client.Object) (found bool, err error) {
+// found is false only when the API server itself says NotFound; cached says
+// whether the cache had it.
+func getCachedOrLive(ctx context.Context, cached, api client.Reader, key types.NamespacedName, obj client.Object) (found, fromCache bool, err error) {
 	err = cached.Get(ctx, key, obj)
 	if err == nil {
-		return true, nil
+		return true, true, nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return false, err
+		return false, false, err
 	}
 	err = api.Get(ctx, key, obj)
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return false, false, nil
 	}
-	return err == nil, err
+	return err == nil, false, err
 }
 
 // namespaceTrusted reports whether vclusters in ns may be registered, and

@@ -350,3 +350,36 @@ func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
 	e.eventuallyRegistered(watched, "seen")
 	e.neverRegistered(other, "unseen")
 }
+
+// TestFollowsUnlabelledKubeconfigSecret covers vclusters before 0.24, whose
+// kubeconfig Secret has no labels and so is outside the cache: its late
+// creation and its rotation are still seen at once, through a watch on
+// that Secret alone.
+func TestFollowsUnlabelledKubeconfigSecret(t *testing.T) {
+	e := newEnv(t)
+	ns := e.createNamespace("old", true)
+	vc, err := fixture.NewVCluster("legacy", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.create(vc.Service())
+	sts := vc.StatefulSet()
+	e.create(sts)
+	e.setReady(sts, 1)
+	e.eventuallyEvent(sts, reconcile.ReasonKubeconfigSecretMissing)
+
+	secret, _ := vc.KubeconfigSecret()
+	secret.Labels = nil
+	e.create(secret)
+	e.eventuallyRegistered(ns, "legacy")
+
+	cert, key, err := vc.PKI.IssueClient("admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := vc.KubeconfigSecretWith(cert, key)
+	e.update(secret, func() { secret.Data = rotated.Data })
+	e.eventually("the rotated certificate is registered", func() bool {
+		return contains(configOf(t, e.registration(ns, "legacy")), b64(cert))
+	})
+}
