@@ -15,7 +15,7 @@ export KUBEBUILDER_ASSETS
 
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test unit integration vet testbins demo fuzz clean help
+.PHONY: all build test unit integration vet testbins demo fuzz reliability clean help
 
 all: build
 
@@ -48,6 +48,10 @@ test: vet testbins build helm ## Everything: vet, unit and integration tests.
 FUZZTIME ?= 60s
 fuzz: ## Fuzz kubeconfig parsing and the builder for FUZZTIME (seeds in pkg/reconcile/testdata/fuzz run in every make test).
 	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
+
+RELIABILITY_TESTS := Untrusted|Collision|Foreign|BuildRejectsBadInput|NoSecretMaterial|FuzzBuild|KillMidBurst|Outage|LeaderElection|DeletedByHand|HandEdits|PrunesAndRecreates|BadInputWarns
+reliability: testbins ## Security and fault tests, summarised in one table.
+	go test -count=1 -json -run '$(RELIABILITY_TESTS)' ./pkg/reconcile ./test/integration | go run ./test/reliability
 
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"
