@@ -20,7 +20,7 @@ GO_TEST_FLAGS ?=
 all: build
 
 help: ## List the targets.
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## Build bin/registrar.
 	go build -o bin/registrar ./cmd/registrar
@@ -28,6 +28,8 @@ build: ## Build bin/registrar.
 vet: ## go vet and a gofmt check.
 	@unformatted=$$(gofmt -l cmd pkg test); if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags e2e ./test/e2e/...
+	go vet -tags e2elocal ./test/e2e/...
 
 testbins: bin/k8s/kube-apiserver bin/k8s/etcd ## Build kube-apiserver and etcd for the integration tests (cached).
 

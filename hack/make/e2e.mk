@@ -1,0 +1,64 @@
+# End-to-end suites (test/e2e): `make e2e-local` runs the offline twin on
+# this machine with Argo CD's real controller; `make e2e` runs the same story
+# on kind (Docker and the internet needed); `make e2e-clean` deletes the kind
+# cluster. Tools are built from the Go module proxy into $(CACHE), shared by
+# every clone, and linked into bin/.
+
+ARGOCD_VERSION         ?= v3.5.7
+ARGOCD_DIR             := $(CACHE)/argocd-$(ARGOCD_VERSION)
+KIND_VERSION           ?= v0.33.0
+KIND                   := $(CACHE)/kind-$(KIND_VERSION)/kind
+KIND_CLUSTER           ?= registrar-e2e
+# The argo-cd chart runs Argo CD $(ARGOCD_VERSION) whatever its own
+# appVersion (global.image.tag), the version the offline twin builds.
+ARGOCD_CHART_VERSION   ?= 9.1.0
+VCLUSTER_CHART_VERSION ?= 0.30.0
+E2E_IMG                ?= registrar:e2e
+E2E_KUBECONFIG         := $(CURDIR)/bin/e2e/kubeconfig
+
+.PHONY: argocd e2e-deps e2e-local e2e e2e-cluster e2e-clean e2e-vet
+
+argocd: bin/argocd ## Build Argo CD's binary for the offline e2e twin (cached; ~15 min cold).
+
+bin/argocd:
+	hack/build-argocd.sh "$(ARGOCD_DIR)"
+	mkdir -p bin
+	ln -sfn "$(ARGOCD_DIR)/argocd" bin/argocd
+	ln -sfn "$(ARGOCD_DIR)/argocd-application-controller" bin/argocd-application-controller
+	ln -sfn "$(ARGOCD_DIR)/argocd-repo-server" bin/argocd-repo-server
+
+# Debian packages the offline twin runs: Redis for Argo CD, git for its
+# repository, unshare and mount (util-linux) for the controller's resolver.
+e2e-deps:
+	@missing=(); \
+	command -v redis-server >/dev/null || missing+=(redis-server); \
+	command -v git >/dev/null || missing+=(git); \
+	command -v unshare >/dev/null || missing+=(util-linux); \
+	if (( $${#missing[@]} )); then \
+	  echo "installing $${missing[*]}"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${missing[@]}"; \
+	fi
+
+# helm (hack/make/chart.mk, which exports HELM) renders charts/registrar for
+# the registrar's args and RBAC.
+e2e-local: testbins build argocd helm e2e-deps ## Offline e2e twin: host and vcluster API servers, the registrar, Argo CD's controller (root).
+	E2E_BIN="$(CURDIR)/bin" go test -tags e2elocal -count=1 -timeout 10m -v ./test/e2e/...
+
+e2e-vet: ## go vet the tagged e2e suites (plain `go vet ./...` skips them).
+	go vet -tags e2e ./test/e2e/...
+	go vet -tags e2elocal ./test/e2e/...
+
+$(KIND):
+	GOBIN="$(dir $(KIND))" go install sigs.k8s.io/kind@$(KIND_VERSION)
+
+e2e-cluster: $(KIND) helm ## Create the kind cluster and install Argo CD, the registrar and two vclusters.
+	$(MAKE) docker-build IMG=$(E2E_IMG)
+	KIND="$(KIND)" HELM="$(HELM)" KIND_CLUSTER="$(KIND_CLUSTER)" KUBECONFIG="$(E2E_KUBECONFIG)" \
+	  IMG="$(E2E_IMG)" ARGOCD_VERSION="$(ARGOCD_VERSION)" ARGOCD_CHART_VERSION="$(ARGOCD_CHART_VERSION)" \
+	  VCLUSTER_CHART_VERSION="$(VCLUSTER_CHART_VERSION)" hack/e2e/kind.sh up
+
+e2e: e2e-cluster ## End-to-end on kind (Docker and internet): the same story as e2e-local.
+	KUBECONFIG="$(E2E_KUBECONFIG)" go test -tags e2e -count=1 -timeout 15m -v ./test/e2e/...
+
+e2e-clean: $(KIND) ## Delete the kind cluster.
+	KIND="$(KIND)" KIND_CLUSTER="$(KIND_CLUSTER)" KUBECONFIG="$(E2E_KUBECONFIG)" hack/e2e/kind.sh down

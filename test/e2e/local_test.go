@@ -1,0 +1,387 @@
+//go:build e2elocal
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	"github.com/redis/go-redis/v9"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// The offline twin of the kind suite, on this machine alone:
+//   - the host cluster is envtest's kube-apiserver and etcd;
+//   - each vcluster is a second real API server (fixture.StartStandIn) on
+//     its own loopback address and port 443, with vcluster's certificates,
+//     and the objects vcluster writes into the host;
+//   - the registrar is the built binary, with the args charts/registrar
+//     renders (helm template) and, through impersonation, the RBAC of the
+//     chart's ServiceAccount;
+//   - Argo CD is its real application controller and repo-server, built
+//     from the argo-cd module (hack/build-argocd.sh), with Debian's Redis,
+//     syncing from a git repository served by `git daemon` on loopback;
+//   - only the controller resolves <svc>.<ns>.svc, through a private mount
+//     namespace whose /etc/hosts maps each to its stand-in.
+//
+// Needs root (port 443, mount namespaces). Run with `make e2e-local`.
+
+// vclusterAddrs are the stand-ins' loopback addresses; they listen on 443,
+// the port of the registered service URL (which names none).
+var vclusterAddrs = []struct{ name, namespace, ip string }{
+	{"sandbox", "vcluster-sandbox", "127.0.0.2"},
+	{"staging", "vcluster-staging", "127.0.0.3"},
+}
+
+const argocdNamespace = "argocd"
+
+func TestLocalStory(t *testing.T) {
+	began := time.Now()
+	ctx := context.Background()
+	repoRoot, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	bin := os.Getenv("E2E_BIN")
+	if bin == "" {
+		bin = filepath.Join(repoRoot, "bin")
+	}
+	registrar := filepath.Join(bin, "registrar")
+	controller := filepath.Join(bin, "argocd-application-controller")
+	repoServer := filepath.Join(bin, "argocd-repo-server")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make e2e-local`")
+	}
+	helm := os.Getenv("HELM")
+	if helm == "" {
+		helm = filepath.Join(bin, "helm")
+	}
+	requireTools(t, filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"),
+		registrar, controller, repoServer, helm, "redis-server", "git", "unshare", "mount")
+	if os.Geteuid() != 0 {
+		t.Fatal("the offline twin needs root: its vcluster stand-ins listen on port 443 and Argo CD's controller runs in a private mount namespace")
+	}
+	argoSrc := os.Getenv("E2E_ARGOCD_SRC")
+	if argoSrc == "" {
+		argoSrc = goModuleDir(ctx, t, "github.com/argoproj/argo-cd/v3")
+	}
+	manifest, err := LoadManifest(filepath.Join(repoRoot, "hack/e2e/app/configmap.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := newStack(t)
+
+	// Host cluster, with Argo CD's CRDs.
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDInstallOptions: envtest.CRDInstallOptions{Paths: []string{
+			filepath.Join(argoSrc, "manifests/crds/application-crd.yaml"),
+			filepath.Join(argoSrc, "manifests/crds/appproject-crd.yaml"),
+		}},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting the host API server: %v", err)
+	}
+	s.stops = append(s.stops, func() { _ = env.Stop() })
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(s.dir, "host.kubeconfig")
+	if err := writeKubeconfig(cfg, kubeconfig, ""); err != nil {
+		t.Fatal(err)
+	}
+	createArgoCDObjects(ctx, t, host)
+	registrarArgs, serviceAccount := installChartRBAC(ctx, t, host, helm, filepath.Join(repoRoot, "charts/registrar"))
+	// The registrar acts as the chart's ServiceAccount: its RBAC is the chart's.
+	registrarKubeconfig := filepath.Join(s.dir, "registrar.kubeconfig")
+	if err := writeKubeconfig(cfg, registrarKubeconfig, serviceAccount); err != nil {
+		t.Fatal(err)
+	}
+
+	// The vcluster stand-ins start in the background while Argo CD starts.
+	vcs := make([]*fixture.VCluster, len(vclusterAddrs))
+	standIns := make([]*fixture.StandIn, len(vclusterAddrs))
+	standInErrs := make([]error, len(vclusterAddrs))
+	var wg sync.WaitGroup
+	for i, a := range vclusterAddrs {
+		vc, err := fixture.NewVCluster(a.name, a.namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vcs[i] = vc
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			standIns[i], standInErrs[i] = fixture.StartStandIn(ctx, assets, vc, a.ip, 443)
+		}()
+	}
+
+	home := s.path("home")
+	argoEnv := []string{"HOME=" + home, "TMPDIR=" + s.path("tmp")}
+
+	redisAddr := freeAddr(t)
+	redisProc := s.start("redis", nil, "redis-server",
+		"--bind", "127.0.0.1", "--port", port(redisAddr), "--save", "", "--appendonly", "no")
+
+	repoURL := serveGitRepo(t, s, filepath.Join(repoRoot, "hack/e2e/app"))
+
+	// repo-server: v3.5.7 runs git-verify-wrapper.sh on every commit it
+	// checks out, from PATH (the image ships it in /usr/local/bin).
+	wrappers := s.path("wrappers")
+	for _, f := range []string{"git-verify-wrapper.sh", "gpg-wrapper.sh", "git-ask-pass.sh"} {
+		copyExecutable(t, filepath.Join(argoSrc, "hack", f), wrappers)
+	}
+	repoAddr, repoMetrics := freeAddr(t), freeAddr(t)
+	repoProc := s.start("argocd-repo-server", append(argoEnv,
+		"PATH="+wrappers+":"+os.Getenv("PATH"),
+		"ARGOCD_GPG_ENABLED=false",
+		"ARGOCD_SSH_DATA_PATH="+s.path("ssh"),
+		"ARGOCD_TLS_DATA_PATH="+s.path("tls"),
+		"ARGOCD_GNUPGHOME="+s.path("gnupg"),
+	), repoServer,
+		"--disable-tls", "--client-ca-path=",
+		"--redis", redisAddr,
+		"--address", "127.0.0.1", "--port", port(repoAddr),
+		"--metrics-address", "127.0.0.1", "--metrics-port", port(repoMetrics))
+
+	// The controller alone sees the service DNS names, in a mount namespace
+	// of its own where /etc/hosts maps them to the stand-ins; the machine's
+	// /etc/hosts is untouched, and exec keeps the PID for SIGTERM.
+	hosts := filepath.Join(s.dir, "hosts")
+	hostsData := "127.0.0.1 localhost\n"
+	for _, a := range vclusterAddrs {
+		hostsData += a.ip + " " + a.name + "." + a.namespace + ".svc\n"
+	}
+	if err := os.WriteFile(hosts, []byte(hostsData), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	controllerMetrics := freeAddr(t)
+	controllerProc := s.start("argocd-application-controller", argoEnv, "unshare",
+		"-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts,
+		controller,
+		"--kubeconfig", kubeconfig, "--namespace", argocdNamespace,
+		"--redis", redisAddr,
+		"--repo-server", repoAddr, "--repo-server-plaintext",
+		"--metrics-port", port(controllerMetrics))
+
+	// The registrar, with the flags the chart renders, its listeners moved
+	// to free loopback ports.
+	registrarMetrics, registrarProbes := freeAddr(t), freeAddr(t)
+	args := []string{"--kubeconfig", registrarKubeconfig}
+	moved := 0
+	for _, a := range registrarArgs {
+		switch {
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			a = "--metrics-bind-address=" + registrarMetrics
+			moved++
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			a = "--health-probe-bind-address=" + registrarProbes
+			moved++
+		}
+		args = append(args, a)
+	}
+	if moved != 2 {
+		t.Fatalf("the chart's args %q lack --metrics-bind-address= or --health-probe-bind-address=", registrarArgs)
+	}
+	t.Logf("registrar %s", strings.Join(args[2:], " "))
+	registrarProc := s.start("registrar", nil, registrar, args...)
+
+	s.waitReady(redisProc, 20*time.Second, func() error {
+		return redis.NewClient(&redis.Options{Addr: redisAddr}).Ping(ctx).Err()
+	})
+	s.waitReady(repoProc, 60*time.Second, dialable(repoAddr))
+	s.waitReady(controllerProc, 60*time.Second, httpOK("http://"+controllerMetrics+"/metrics"))
+	s.waitReady(registrarProc, 30*time.Second, httpOK("http://"+registrarProbes+"/readyz"))
+
+	wg.Wait()
+	for i, si := range standIns {
+		if standInErrs[i] != nil {
+			t.Fatalf("starting the stand-in of %s: %v", vcs[i].Name, standInErrs[i])
+		}
+		s.stops = append(s.stops, si.Stop)
+	}
+
+	var story []VCluster
+	workloads := map[string]client.Object{}
+	for i, vc := range vcs {
+		workloads[vc.Name] = writeVCluster(ctx, t, host, vc)
+		inside, err := client.New(&rest.Config{
+			Host: "https://" + standIns[i].Addr,
+			TLSClientConfig: rest.TLSClientConfig{
+				CAData: vc.PKI.CACert, CertData: vc.PKI.ClientCert, KeyData: vc.PKI.ClientKey,
+				ServerName: vc.Name + "." + vc.Namespace,
+			},
+		}, client.Options{Scheme: scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		story = append(story, VCluster{Name: vc.Name, Namespace: vc.Namespace, Client: inside})
+	}
+	ready := time.Now()
+	t.Logf("stack up in %s", ready.Sub(began).Round(100*time.Millisecond))
+
+	RunStory(t, World{
+		Host:            host,
+		ArgoCDNamespace: argocdNamespace,
+		ClusterInfo:     RedisClusterInfo(redisAddr, ""),
+		Timeout:         90 * time.Second,
+	}, Story{
+		VClusters: story,
+		RepoURL:   repoURL,
+		Path:      "app",
+		Manifest:  manifest,
+		DeleteVCluster: func(ctx context.Context, vc VCluster) error {
+			return host.Delete(ctx, workloads[vc.Name])
+		},
+	})
+	t.Logf("story in %s; total %s", time.Since(ready).Round(100*time.Millisecond), time.Since(began).Round(100*time.Millisecond))
+}
+
+// createArgoCDObjects writes what Argo CD's install would: its namespace, the
+// argocd-cm ConfigMap (the controller exits without it) and the default
+// AppProject (which the controller does not create itself).
+func createArgoCDObjects(ctx context.Context, t *testing.T, host client.Client) {
+	t.Helper()
+	partOf := map[string]string{"app.kubernetes.io/part-of": "argocd"}
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: argocdNamespace}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "argocd-cm", Namespace: argocdNamespace, Labels: partOf}},
+		&v1alpha1.AppProject{
+			ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: argocdNamespace},
+			Spec: v1alpha1.AppProjectSpec{
+				SourceRepos:              []string{"*"},
+				Destinations:             []v1alpha1.ApplicationDestination{{Server: "*", Namespace: "*"}},
+				ClusterResourceWhitelist: []v1alpha1.ClusterResourceRestrictionItem{{Group: "*", Kind: "*"}},
+			},
+		},
+	} {
+		if err := host.Create(ctx, obj); err != nil {
+			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+}
+
+// installChartRBAC renders charts/registrar for namespace argocd, creates
+// its ServiceAccount and RBAC objects in the host, and returns the
+// registrar container's args and the ServiceAccount's user name.
+func installChartRBAC(ctx context.Context, t *testing.T, host client.Client, helm, chart string) ([]string, string) {
+	t.Helper()
+	var args []string
+	var serviceAccount string
+	for _, obj := range renderChart(t, helm, chart, "registrar", argocdNamespace) {
+		switch obj.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			if obj.GetNamespace() == "" && (obj.GetKind() == "ServiceAccount" || obj.GetKind() == "Role" || obj.GetKind() == "RoleBinding") {
+				obj.SetNamespace(argocdNamespace)
+			}
+			if err := host.Create(ctx, obj); err != nil {
+				t.Fatalf("creating the chart's %s %s: %v", obj.GetKind(), obj.GetName(), err)
+			}
+		case "Deployment":
+			var dep appsv1.Deployment
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &dep); err != nil {
+				t.Fatal(err)
+			}
+			spec := dep.Spec.Template.Spec
+			for _, c := range spec.Containers {
+				if c.Name == "registrar" {
+					args = c.Args
+				}
+			}
+			serviceAccount = "system:serviceaccount:" + argocdNamespace + ":" + spec.ServiceAccountName
+		}
+	}
+	if args == nil || serviceAccount == "" {
+		t.Fatalf("the chart renders no Deployment with a registrar container")
+	}
+	return args, serviceAccount
+}
+
+// writeVCluster writes into the host what vcluster writes there: namespace,
+// kubeconfig Secret, Service and StatefulSet, marked ready as the
+// StatefulSet controller (absent from envtest) would. It returns the
+// StatefulSet.
+func writeVCluster(ctx context.Context, t *testing.T, host client.Client, vc *fixture.VCluster) client.Object {
+	t.Helper()
+	secret, err := vc.KubeconfigSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := vc.StatefulSet()
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vc.Namespace}},
+		secret, vc.Service(), sts,
+	} {
+		if err := host.Create(ctx, obj); err != nil {
+			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+	sts.Status.Replicas, sts.Status.ReadyReplicas = 1, 1
+	if err := host.Status().Update(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	return sts
+}
+
+// serveGitRepo commits the files of dir under app/ in a fresh repository
+// and serves it with `git daemon` on loopback, returning its git:// URL.
+func serveGitRepo(t *testing.T, s *stack, dir string) string {
+	t.Helper()
+	base := s.path("git")
+	repo := s.path("git", "repo")
+	app := s.path("git", "repo", "app")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(app, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gitEnv := []string{"HOME=" + s.path("home"), "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@localhost", "GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@localhost"}
+	run(t, repo, gitEnv, "git", "init", "-q", "-b", "main")
+	run(t, repo, gitEnv, "git", "add", ".")
+	run(t, repo, gitEnv, "git", "commit", "-q", "-m", "the manifest the e2e Applications sync")
+
+	addr := freeAddr(t)
+	p := s.start("git-daemon", gitEnv, "git", "daemon", "--export-all", "--reuseaddr",
+		"--base-path="+base, "--listen=127.0.0.1", "--port="+port(addr), base)
+	url := "git://" + addr + "/repo"
+	s.waitReady(p, 20*time.Second, func() error {
+		out, err := execOutput(gitEnv, "git", "ls-remote", url)
+		if err == nil && !strings.Contains(out, "HEAD") {
+			return errNoHead
+		}
+		return err
+	})
+	return url
+}
