@@ -3,7 +3,6 @@ package chart
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -139,12 +138,11 @@ func (in *installed) startRegistrar() {
 
 func freeAddress(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := fixture.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // newVCluster writes a ready vcluster's objects into ns, as vcluster does.
@@ -155,20 +153,8 @@ func (in *installed) newVCluster(ns, name string) *appsv1.StatefulSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := vc.KubeconfigSecret()
+	sts, err := vc.Write(context.Background(), k8sClient, true)
 	if err != nil {
-		t.Fatal(err)
-	}
-	sts := vc.StatefulSet()
-	ctx := context.Background()
-	for _, obj := range []client.Object{secret, vc.Service(), sts} {
-		if err := k8sClient.Create(ctx, obj); err != nil {
-			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
-		}
-	}
-	// No StatefulSet controller runs here: say it is ready, as one would.
-	sts.Status.Replicas, sts.Status.ReadyReplicas = 1, 1
-	if err := k8sClient.Status().Update(ctx, sts); err != nil {
 		t.Fatal(err)
 	}
 	return sts

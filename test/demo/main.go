@@ -25,9 +25,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -68,22 +65,13 @@ func run(registrar, assets string) error {
 	if err != nil {
 		return err
 	}
-	secret, err := vc.KubeconfigSecret()
-	if err != nil {
-		return err
-	}
-	sts := vc.StatefulSet()
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		secret, vc.Service(), sts,
-	} {
-		if err := c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
+	for _, name := range []string{"argocd", ns} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+			return err
 		}
 	}
-	sts.Status.Replicas, sts.Status.ReadyReplicas = 1, 1
-	if err := c.Status().Update(ctx, sts); err != nil {
+	sts, err := vc.Write(ctx, c, true)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("    its kubeconfig says server %s: unreachable from Argo CD, and the same for every vcluster\n", vc.Server)
@@ -101,7 +89,7 @@ func run(registrar, assets string) error {
 	}
 	defer os.RemoveAll(dir)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := writeKubeconfig(cfg, kubeconfig); err != nil {
+	if err := fixture.WriteKubeconfig(cfg, kubeconfig, ""); err != nil {
 		return err
 	}
 	step("running %s --kubeconfig ... --argocd-namespace argocd", registrar)
@@ -110,8 +98,16 @@ func run(registrar, assets string) error {
 	if err != nil {
 		return err
 	}
+	metricsAddr, err := fixture.FreeAddr()
+	if err != nil {
+		return err
+	}
+	probeAddr, err := fixture.FreeAddr()
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(registrar, "--kubeconfig", kubeconfig, "--argocd-namespace", "argocd",
-		"--metrics-bind-address", freeAddr(), "--health-probe-bind-address", freeAddr())
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return err
@@ -225,16 +221,6 @@ func redacted(s *corev1.Secret) (string, error) {
 	return string(out), err
 }
 
-func writeKubeconfig(cfg *rest.Config, path string) error {
-	kc := clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{"host": {Server: cfg.Host, CertificateAuthorityData: cfg.CAData}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}},
-		Contexts:       map[string]*clientcmdapi.Context{"host": {Cluster: "host", AuthInfo: "admin"}},
-		CurrentContext: "host",
-	}
-	return clientcmd.WriteToFile(kc, path)
-}
-
 func poll(timeout time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -250,15 +236,6 @@ func poll(timeout time.Duration, cond func() (bool, error)) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "0"
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func indent(s string) string {

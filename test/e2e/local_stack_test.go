@@ -21,9 +21,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	yamlutil "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // stack runs the offline twin's processes, each logging to a file of its
@@ -170,12 +169,11 @@ func tail(path string, n int) string {
 // freeAddr asks the kernel for a free loopback port.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := fixture.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func port(addr string) string {
@@ -217,21 +215,6 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-}
-
-// writeKubeconfig writes cfg, the host API server's admin config, as a
-// kubeconfig file for the processes under test; with impersonate set, the
-// process acts as that user (and has only its RBAC).
-func writeKubeconfig(cfg *rest.Config, path, impersonate string) error {
-	kc := clientcmdapi.Config{
-		Clusters: map[string]*clientcmdapi.Cluster{"host": {Server: cfg.Host, CertificateAuthorityData: cfg.CAData}},
-		AuthInfos: map[string]*clientcmdapi.AuthInfo{"admin": {
-			ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: impersonate,
-		}},
-		Contexts:       map[string]*clientcmdapi.Context{"host": {Cluster: "host", AuthInfo: "admin"}},
-		CurrentContext: "host",
-	}
-	return clientcmd.WriteToFile(kc, path)
 }
 
 // requireTools fails the test, rather than skipping it, when something the

@@ -110,14 +110,14 @@ func TestLocalStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	kubeconfig := filepath.Join(s.dir, "host.kubeconfig")
-	if err := writeKubeconfig(cfg, kubeconfig, ""); err != nil {
+	if err := fixture.WriteKubeconfig(cfg, kubeconfig, ""); err != nil {
 		t.Fatal(err)
 	}
 	createArgoCDObjects(ctx, t, host)
 	registrarArgs, serviceAccount := installChartRBAC(ctx, t, host, helm, filepath.Join(repoRoot, "charts/registrar"))
 	// The registrar acts as the chart's ServiceAccount: its RBAC is the chart's.
 	registrarKubeconfig := filepath.Join(s.dir, "registrar.kubeconfig")
-	if err := writeKubeconfig(cfg, registrarKubeconfig, serviceAccount); err != nil {
+	if err := fixture.WriteKubeconfig(cfg, registrarKubeconfig, serviceAccount); err != nil {
 		t.Fatal(err)
 	}
 
@@ -326,21 +326,11 @@ func installChartRBAC(ctx context.Context, t *testing.T, host client.Client, hel
 // StatefulSet.
 func writeVCluster(ctx context.Context, t *testing.T, host client.Client, vc *fixture.VCluster) client.Object {
 	t.Helper()
-	secret, err := vc.KubeconfigSecret()
-	if err != nil {
+	if err := host.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vc.Namespace}}); err != nil {
 		t.Fatal(err)
 	}
-	sts := vc.StatefulSet()
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vc.Namespace}},
-		secret, vc.Service(), sts,
-	} {
-		if err := host.Create(ctx, obj); err != nil {
-			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
-		}
-	}
-	sts.Status.Replicas, sts.Status.ReadyReplicas = 1, 1
-	if err := host.Status().Update(ctx, sts); err != nil {
+	sts, err := vc.Write(ctx, host, true)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return sts

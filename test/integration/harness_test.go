@@ -144,18 +144,8 @@ func createVCluster(t *testing.T, c client.Client, ns, name string, ready bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := vc.KubeconfigSecret()
-	if err != nil {
+	if _, err := vc.Write(context.Background(), c, ready); err != nil {
 		t.Fatal(err)
-	}
-	sts := vc.StatefulSet()
-	for _, obj := range []client.Object{secret, vc.Service(), sts} {
-		if err := c.Create(context.Background(), obj); err != nil {
-			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
-		}
-	}
-	if ready {
-		setReady(t, c, sts, 1)
 	}
 	return vc
 }

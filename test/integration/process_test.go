@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,8 +18,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 var (
@@ -55,13 +54,7 @@ func registrarBinary(t *testing.T) string {
 func writeKubeconfig(t *testing.T, c *rest.Config) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	kc := clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{"host": {Server: c.Host, CertificateAuthorityData: c.CAData}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: c.CertData, ClientKeyData: c.KeyData}},
-		Contexts:       map[string]*clientcmdapi.Context{"host": {Cluster: "host", AuthInfo: "admin"}},
-		CurrentContext: "host",
-	}
-	if err := clientcmd.WriteToFile(kc, path); err != nil {
+	if err := fixture.WriteKubeconfig(c, path, ""); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -142,12 +135,11 @@ func (p *process) metric(name string) float64 {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := fixture.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func tail(s string, n int) string {
