@@ -47,7 +47,7 @@ func run() int {
 		propagateLabels   = flag.String("propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 		qps               = flag.Float64("kube-api-qps", 50, "Queries per second allowed to the Kubernetes API.")
 		burst             = flag.Int("kube-api-burst", 100, "Burst of queries allowed to the Kubernetes API.")
-		concurrency       = flag.Int("max-concurrent-reconciles", 4, "vclusters reconciled in parallel.")
+		concurrency       = flag.Int("max-concurrent-reconciles", 16, "vclusters reconciled in parallel (each mostly waits on the API server).")
 		resync            = flag.Duration("resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
 	)
 	zapOpts := zap.Options{}

@@ -163,7 +163,10 @@ func (r *Reconciler) deregister(ctx context.Context, w *workload, existing *core
 		return nil
 	}
 	err := r.Client.Delete(ctx, existing, client.Preconditions{UID: &existing.UID})
-	if err != nil && !apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil // someone else removed it meanwhile
+	case err != nil:
 		return fmt.Errorf("deleting Argo CD cluster Secret %s/%s: %w", existing.Namespace, existing.Name, err)
 	}
 	writes.WithLabelValues("delete").Inc()

@@ -136,19 +136,15 @@ func (r *Reconciler) handleMissingWorkload(ctx context.Context, key types.Namesp
 	if existing == nil {
 		return ctrl.Result{}, nil
 	}
-	live, err := getWorkload(ctx, r.APIReader, key)
+	state, err := getLiveState(ctx, r.APIReader, key)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if live != nil {
+	switch state {
+	case liveVCluster:
 		// The cache lags behind the API server; look again shortly.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
-	}
-	gone, err := sourceGone(ctx, r.APIReader, key)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if !gone {
+	case liveOther:
 		// A workload whose vcluster labels were removed keeps its
 		// registration until it is deleted or opted out: only NotFound is
 		// proof that the vcluster is gone.

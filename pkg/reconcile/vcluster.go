@@ -52,22 +52,36 @@ func getWorkload(ctx context.Context, r client.Reader, key types.NamespacedName)
 	return nil, nil
 }
 
-// sourceGone asks the API server, not a cache, whether the vcluster key is
-// definitely gone: both its StatefulSet and Deployment answer NotFound. Any
-// other error is returned, so a registration is never removed on a
-// transient failure. An object of that name that exists but is no longer
-// labelled as a vcluster is not proof of deletion either.
-func sourceGone(ctx context.Context, api client.Reader, key types.NamespacedName) (bool, error) {
+// liveState is what the API server, not a cache, says of a vcluster key.
+type liveState int
+
+const (
+	// liveVCluster: a StatefulSet or Deployment of that name is a vcluster.
+	liveVCluster liveState = iota
+	// liveOther: one exists but is not labelled as a vcluster.
+	liveOther
+	// liveGone: both the StatefulSet and the Deployment answer NotFound, the
+	// only proof that the vcluster is gone.
+	liveGone
+)
+
+// getLiveState reads the vcluster's workload from the API server. Any
+// error but NotFound is returned, so a registration is never removed on a
+// transient failure.
+func getLiveState(ctx context.Context, api client.Reader, key types.NamespacedName) (liveState, error) {
+	state := liveGone
 	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &appsv1.Deployment{}} {
 		err := api.Get(ctx, key, obj)
-		if err == nil {
-			return false, nil
-		}
-		if !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("confirming %s is gone: %w", key, err)
+		switch {
+		case err == nil && IsVCluster(obj):
+			return liveVCluster, nil
+		case err == nil:
+			state = liveOther
+		case !apierrors.IsNotFound(err):
+			return 0, fmt.Errorf("confirming %s is gone: %w", key, err)
 		}
 	}
-	return true, nil
+	return state, nil
 }
 
 // getCachedOrLive reads obj from the cache and, when the cache (which holds
