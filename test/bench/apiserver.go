@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// requests counts the API server's requests by verb and resource
+// (apiserver_request_total from its own /metrics). While only the process
+// under test is busy, a difference of two samples is that process's
+// request mix: the profile of where its time goes.
+type requests map[string]float64
+
+func (cl *cluster) requests(ctx context.Context) (requests, error) {
+	raw, err := cl.cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, err
+	}
+	out := requests{}
+	mf, ok := families["apiserver_request_total"]
+	if !ok {
+		return out, nil
+	}
+	for _, m := range mf.Metric {
+		l := map[string]string{}
+		for _, p := range m.Label {
+			l[p.GetName()] = p.GetValue()
+		}
+		key := l["verb"] + " " + l["resource"]
+		if l["subresource"] != "" {
+			key += "/" + l["subresource"]
+		}
+		out[key] += m.Counter.GetValue()
+	}
+	return out, nil
+}
+
+// since describes the requests made after earlier, largest first, leaving
+// out the watches and metric scrapes of the benchmark itself.
+func (r requests) since(earlier requests) string {
+	diff := map[string]float64{}
+	for k, v := range r {
+		if d := v - earlier[k]; d > 0 && !strings.HasPrefix(k, "WATCH") && k != "GET " {
+			diff[k] = d
+		}
+	}
+	keys := slices.Collect(maps.Keys(diff))
+	slices.SortFunc(keys, func(a, b string) int {
+		if diff[a] != diff[b] {
+			if diff[a] > diff[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, diff[k]))
+	}
+	return strings.Join(parts, ", ")
+}

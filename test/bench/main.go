@@ -1,0 +1,196 @@
+// Command bench measures the registrar at scale against a real
+// kube-apiserver and etcd (envtest, the binaries of the integration tests)
+// and prints one table. It reports figures; it asserts no timings. It exits
+// non-zero only when a scenario cannot complete (a timeout, a process that
+// died, an API error), never for a missed goal.
+//
+// Run it with
+//
+//	make bench                        # full sizes (6 to 8 minutes on 2 cores)
+//	make bench BENCH_FLAGS=-quick     # small sizes, a smoke run of a minute or two
+//	bin/bench -registrar bin/registrar -assets bin/k8s -h   # every flag
+//	make bench BENCH_FLAGS='-scenarios 6 -unrelated 50000'  # rerun one scenario
+//
+// What runs: one envtest API server (service range widened to 10.0.0.0/12)
+// shared by every scenario, the registrar binary under test (started,
+// restarted and stopped per scenario with a kubeconfig, loopback metrics and
+// probe addresses, --kube-api-qps/--kube-api-burst from -qps/-burst and
+// --max-concurrent-reconciles from -concurrency), and, in scenario 6, a
+// naive baseline: this program re-executed as a child ("naive-baseline"
+// mode, baseline.go) running the same Reconciler with a cluster-wide cache
+// of full Secrets and no write skipping. Registrations are timed by a watch
+// of the Argo CD namespace in this process: the time the API server's event
+// for a registration arrived, not a poll.
+//
+// Scenarios (numbers from issue 10):
+//
+//  1. plain client: N Argo CD-sized cluster Secrets (built by
+//     reconcile.Build) created with 1 and with -workers concurrent writers;
+//     the yardstick of every ratio.
+//  2. cold start: N ready vclusters exist; time from the registrar's process
+//     start until the last registration's watch event. Also at each
+//     -extra-concurrency, and for the baseline (measured in scenario 6).
+//  3. burst: N vclusters created at once while the registrar runs; the
+//     creation time, and the lag from the last vcluster becoming ready to the
+//     last registration (plus per-vcluster ready-to-registered p50/p99).
+//  4. rotation: a new client certificate, then a new CA, in the kubeconfig
+//     Secret of one vcluster among N; time until the registration carries it.
+//  5. steady state: registrar writes (its registrar_writes_total) while
+//     nothing changes for -steady, on a restart, and over one forced resync
+//     (a restart with --resync-period=-resync-probe).
+//  6. memory: RSS (/proc/<pid>/status VmRSS) and Go heap (its metrics:
+//     go_memstats_heap_inuse_bytes, go_gc_heap_live_bytes) with N registered,
+//     then with -unrelated Secrets of -unrelated-size bytes in other
+//     namespaces; the rotation latency of vclusters whose kubeconfig Secret
+//     has no labels (bounded by -unlabelled-wait); and a restart at the
+//     largest count (writes and memory afresh).
+//  7. deletion: N vclusters deleted; time until every registration is gone.
+//
+// Columns: "registrar" is the registrar binary's figure; "naive baseline"
+// the same figure for the baseline where measured; "yardstick" the plain
+// client's time for the same N with -workers writers (or, in scenario 3, the
+// creation time of the burst itself); "ratio" registrar / yardstick; "goal"
+// the issue's goal; "verdict" met or MISSED. Memory rows give absolute
+// values at the first count and growth from there at the others.
+//
+// Under the table, "Where the time went" profiles each timed phase from
+// outside: the CPU seconds each process used (/proc/<pid>/stat of the
+// registrar or baseline, kube-apiserver, etcd and this program) and the
+// API requests made, by verb and resource (the API server's
+// apiserver_request_total), plus the mean reconcile time from the process's
+// own metrics. With -profile DIR, scenario 2 also runs the registrar's
+// reconciler, wired as cmd/registrar wires it, in a child process that
+// writes a CPU profile of its cold start (the binary exposes no pprof).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// progress receives a line per step and per result while the run goes; the
+// table goes to stdout at the end.
+var progress io.Writer = os.Stderr
+
+type options struct {
+	registrar, assets string
+	quick             bool
+
+	plainN, coldN    []int
+	burstN           int
+	workers          int
+	rotations        int
+	steady           time.Duration
+	resyncProbe      time.Duration
+	unrelated        []int
+	unrelatedSize    int
+	unlabelled       int
+	unlabelledWait   time.Duration
+	concurrency      int
+	extraConcurrency []int
+	qps              int
+	burst            int
+	settle           time.Duration
+	timeout          time.Duration
+	baseline         bool
+	scenarios        map[int]bool
+	profile          string
+}
+
+// want says whether any of the scenarios ns was asked for.
+func (o options) want(ns ...int) bool {
+	for _, n := range ns {
+		if o.scenarios[n] {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == baselineMode {
+		os.Exit(runBaseline(os.Args[2:]))
+	}
+	o := options{}
+	flag.StringVar(&o.registrar, "registrar", "bin/registrar", "Registrar binary under test (make build).")
+	flag.StringVar(&o.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory holding kube-apiserver and etcd (make testbins).")
+	flag.BoolVar(&o.quick, "quick", false, "Small sizes for a smoke run; overrides the size flags.")
+	plainN := flag.String("plain-n", "100,1000", "Scenario 1: Secret counts for the plain client.")
+	coldN := flag.String("cold-n", "100,1000", "Scenario 2: vcluster counts for cold start; the largest is also used by scenarios 4, 5 and 7.")
+	flag.IntVar(&o.burstN, "burst-n", 1000, "Scenario 3: vclusters created at once (also scenario 6's fleet).")
+	flag.IntVar(&o.workers, "workers", 32, "Concurrent writers of the load generator and of the plain-client yardstick.")
+	flag.IntVar(&o.rotations, "rotations", 5, "Scenario 4: rotations of each kind (client certificate, CA).")
+	flag.DurationVar(&o.steady, "steady", 60*time.Second, "Scenario 5: idle time during which writes are counted.")
+	flag.DurationVar(&o.resyncProbe, "resync-probe", 10*time.Second, "Scenario 5: --resync-period of the restart that forces one resync.")
+	unrelated := flag.String("unrelated", "20000,50000", "Scenario 6: cumulative counts of unrelated Secrets.")
+	flag.IntVar(&o.unrelatedSize, "unrelated-size", 4096, "Scenario 6: bytes of data in each unrelated Secret.")
+	flag.IntVar(&o.unlabelled, "unlabelled", 10, "Scenarios 3 and 6: vclusters of the burst fleet whose kubeconfig Secret has no labels.")
+	flag.DurationVar(&o.unlabelledWait, "unlabelled-wait", 15*time.Second, "Scenario 6: how long to wait for rotations of unlabelled kubeconfig Secrets.")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "--max-concurrent-reconciles of the registrar (its default is 16) and of the baseline.")
+	extra := flag.String("extra-concurrency", "4,32", "Scenario 2: further --max-concurrent-reconciles values to time cold start with (empty for none).")
+	flag.IntVar(&o.qps, "qps", 500, "--kube-api-qps of the registrar and the baseline.")
+	flag.IntVar(&o.burst, "burst", 1000, "--kube-api-burst of the registrar and the baseline.")
+	flag.DurationVar(&o.settle, "settle", 10*time.Second, "Scenario 6: wait after adding unrelated Secrets before sampling memory.")
+	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Longest wait for any step that must complete.")
+	flag.BoolVar(&o.baseline, "baseline", true, "Run the naive baseline in scenario 6.")
+	scenarios := flag.String("scenarios", "1,2,3,4,5,6,7", "Scenarios to run; 4, 5 and 7 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
+	flag.StringVar(&o.profile, "profile", "", "Directory for a CPU profile of a cold start of the registrar's reconciler (an in-process twin of the binary, which exposes no pprof); empty for none.")
+	flag.Parse()
+
+	var err error
+	parse := func(s string, dst *[]int) {
+		if err != nil {
+			return
+		}
+		*dst, err = ints(s)
+	}
+	parse(*plainN, &o.plainN)
+	parse(*coldN, &o.coldN)
+	parse(*unrelated, &o.unrelated)
+	parse(*extra, &o.extraConcurrency)
+	var selected []int
+	parse(*scenarios, &selected)
+	o.scenarios = map[int]bool{}
+	for _, n := range selected {
+		o.scenarios[n] = true
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if o.quick {
+		o.plainN, o.coldN, o.burstN = []int{20, 50}, []int{20, 50}, 50
+		o.rotations, o.steady, o.resyncProbe = 2, 5*time.Second, 5*time.Second
+		o.unrelated, o.unlabelled, o.unlabelledWait, o.settle = []int{500, 1000}, 2, 5*time.Second, 2*time.Second
+	}
+	if len(o.coldN) == 0 || len(o.unrelated) == 0 {
+		fmt.Fprintln(os.Stderr, "bench: -cold-n and -unrelated need at least one value")
+		os.Exit(2)
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	os.Exit(run(o, os.Stdout))
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive count", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// proc is a running controller under test: the registrar binary or the
+// naive baseline (this program re-executed in baseline mode). Both expose
+// controller-runtime's metrics, so both are measured the same way.
+type proc struct {
+	name        string
+	cmd         *exec.Cmd
+	metricsAddr string
+	started     time.Time
+	logPath     string
+	done        chan struct{}
+}
+
+// startProc runs command (a binary and its leading arguments) with args
+// plus a kubeconfig and loopback metrics and probe addresses of its own;
+// its output goes to a log file in dir.
+func startProc(name, dir string, command []string, kubeconfig string, args ...string) (*proc, error) {
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	probeAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	argv := append(append(command[1:len(command):len(command)], "--kubeconfig", kubeconfig,
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr), args...)
+	p := &proc{name: name, metricsAddr: metricsAddr, logPath: logPath, done: make(chan struct{})}
+	p.cmd = exec.Command(command[0], argv...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// stop ends the process gracefully (SIGTERM), killing it after 15 s.
+func (p *proc) stop() {
+	if p == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// alive returns an error, with the tail of the log, if the process exited.
+func (p *proc) alive() error {
+	select {
+	case <-p.done:
+		log, _ := os.ReadFile(p.logPath)
+		if len(log) > 3000 {
+			log = log[len(log)-3000:]
+		}
+		return fmt.Errorf("%s exited: %v\n%s", p.name, p.cmd.ProcessState, log)
+	default:
+		return nil
+	}
+}
+
+// metrics scrapes the process's Prometheus endpoint; each family is summed
+// over its label sets, except that a family may be filtered by a
+// label=value pair written as "name{label=value}".
+type metrics map[string]float64
+
+func (p *proc) metrics() (metrics, error) {
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + p.metricsAddr + "/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s metrics: %w", p.name, err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := metrics{}
+	for name, mf := range families {
+		for _, m := range mf.Metric {
+			var v float64
+			if h := m.Histogram; h != nil {
+				// Histograms as Prometheus names their parts: _sum and _count.
+				for suffix, x := range map[string]float64{"_sum": h.GetSampleSum(), "_count": float64(h.GetSampleCount())} {
+					out[name+suffix] += x
+					for _, l := range m.Label {
+						out[name+suffix+"{"+l.GetName()+"="+l.GetValue()+"}"] += x
+					}
+				}
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				v = m.Counter.GetValue()
+			case m.Gauge != nil:
+				v = m.Gauge.GetValue()
+			case m.Untyped != nil:
+				v = m.Untyped.GetValue()
+			default:
+				continue
+			}
+			out[name] += v
+			for _, l := range m.Label {
+				out[name+"{"+l.GetName()+"="+l.GetValue()+"}"] += v
+			}
+		}
+	}
+	return out, nil
+}
+
+// writes is the registrar's own count of its writes to Argo CD cluster
+// Secrets (applies and deletes).
+func (m metrics) writes() float64 { return m["registrar_writes_total"] }
+
+// reconciles counts finished reconciles of the vcluster controller.
+func (m metrics) reconciles() float64 {
+	return m["controller_runtime_reconcile_total{controller=vcluster}"]
+}
+
+// queueDepth is the vcluster controller's work queue depth.
+func (m metrics) queueDepth() float64 { return m["workqueue_depth{name=vcluster}"] }
+
+// mean is the mean of a histogram (name without _sum/_count, optionally
+// with one {label=value}), in milliseconds; 0 when it has no samples.
+func (m metrics) meanMS(name, label string) float64 {
+	sum, count := m[name+"_sum"+label], m[name+"_count"+label]
+	if count == 0 {
+		return 0
+	}
+	return 1000 * sum / count
+}
+
+// latencies describes where a reconcile's time goes from the process's
+// own histograms: reconcile time, and API request latency by verb and the
+// client-side rate limiter's wait where the process exports them
+// (controller-runtime v0.24 registers neither).
+func (m metrics) latencies() string {
+	parts := []string{fmt.Sprintf("mean reconcile %.1f ms over %.0f", m.meanMS("controller_runtime_reconcile_time_seconds", "{controller=vcluster}"),
+		m["controller_runtime_reconcile_time_seconds_count{controller=vcluster}"])}
+	for _, verb := range []string{"GET", "PATCH", "POST", "DELETE"} {
+		if c := m["rest_client_request_duration_seconds_count{verb="+verb+"}"]; c > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.1f ms (%.0f)", verb, m.meanMS("rest_client_request_duration_seconds", "{verb="+verb+"}"), c))
+		}
+	}
+	if m["rest_client_rate_limiter_duration_seconds_count"] > 0 {
+		parts = append(parts, fmt.Sprintf("client-side throttling %.1f ms mean", m.meanMS("rest_client_rate_limiter_duration_seconds", "")))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// memory is what the process holds: its resident set from the kernel and
+// its Go heap from its own metrics.
+type memory struct {
+	RSS, HeapInuse, HeapLive float64
+}
+
+// memory samples RSS and heap a few times and keeps the smallest of each,
+// which is the closest an outside observer gets to the live set without
+// forcing a collection.
+func (p *proc) memory(samples int) (memory, error) {
+	var best memory
+	for i := 0; i < samples; i++ {
+		if i > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
+		rss, err := vmRSS(p.cmd.Process.Pid)
+		if err != nil {
+			return memory{}, err
+		}
+		m, err := p.metrics()
+		if err != nil {
+			return memory{}, err
+		}
+		cur := memory{RSS: rss, HeapInuse: m["go_memstats_heap_inuse_bytes"], HeapLive: m["go_gc_heap_live_bytes"]}
+		if i == 0 {
+			best = cur
+			continue
+		}
+		best.RSS = min(best.RSS, cur.RSS)
+		best.HeapInuse = min(best.HeapInuse, cur.HeapInuse)
+		best.HeapLive = min(best.HeapLive, cur.HeapLive)
+	}
+	return best, nil
+}
+
+// vmRSS reads VmRSS of pid from /proc, in bytes.
+func vmRSS(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// settle waits until the process has reconciled at least minReconciles
+// times and its work queue has stayed empty for quiet, or fails at the
+// deadline.
+func (p *proc) settle(ctx context.Context, minReconciles float64, quiet, timeout time.Duration) (metrics, error) {
+	deadline := time.Now().Add(timeout)
+	var emptySince time.Time
+	for {
+		if err := p.alive(); err != nil {
+			return nil, err
+		}
+		m, err := p.metrics()
+		if err == nil && m.reconciles() >= minReconciles && m.queueDepth() == 0 {
+			if emptySince.IsZero() {
+				emptySince = time.Now()
+			}
+			if time.Since(emptySince) >= quiet {
+				return m, nil
+			}
+		} else {
+			emptySince = time.Time{}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s did not settle within %s (reconciles %v, queue %v, scrape error %v)",
+				p.name, timeout, m.reconciles(), m.queueDepth(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

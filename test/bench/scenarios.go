@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// mainArgoCD is the Argo CD namespace of the registrar that runs from the
+// end of scenario 2 to the end.
+const mainArgoCD = "argocd"
+
+type bench struct {
+	o   options
+	cl  *cluster
+	ctx context.Context
+	t   table
+	pki *fixture.PKI
+	// plain is the plain client's time for N Secrets with o.workers writers.
+	plain map[int]time.Duration
+	// reg is the registrar writing into mainArgoCD, tr the watch of it.
+	reg *proc
+	tr  *tracker
+	// base is the naive baseline writing into baselineArgoCD, trBase its watch.
+	base   *proc
+	trBase *tracker
+	// cpPIDs are the process ids of kube-apiserver and etcd.
+	cpPIDs map[string]int
+	// notes are printed under the table: the profile of each timed phase.
+	notes []string
+}
+
+const baselineArgoCD = "argocd-naive"
+
+func run(o options, out io.Writer) int {
+	began := time.Now()
+	loadStart := loadavg()
+	fmt.Fprintf(out, "registrar benchmark, %s\n", began.Format(time.RFC3339))
+	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, %s; load average at start %s\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadStart)
+	fmt.Fprintf(out, "registrar: %s --kube-api-qps %d --kube-api-burst %d --max-concurrent-reconciles %d (other flags default; --resync-period 10m)\n",
+		o.registrar, o.qps, o.burst, o.concurrency)
+	fmt.Fprintf(out, "host: envtest kube-apiserver + etcd from %s, --service-cluster-ip-range %s; load generator unthrottled, %d writers\n",
+		o.assets, serviceRange, o.workers)
+	fmt.Fprintf(out, "sizes: plain N=%s; cold start N=%s (extra concurrency %s); burst N=%d (%d with unlabelled kubeconfig Secrets); rotations %d each; steady %s; resync probe %s; unrelated Secrets %s of %d B; quick=%v\n\n",
+		joinInts(o.plainN), joinInts(o.coldN), joinInts(o.extraConcurrency), o.burstN, o.unlabelled, o.rotations,
+		o.steady, o.resyncProbe, joinInts(o.unrelated), o.unrelatedSize, o.quick)
+
+	if _, err := os.Stat(o.registrar); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: registrar binary: %v (run `make build`)\n", err)
+		return 1
+	}
+	cl, err := startCluster(o.assets)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	b := &bench{o: o, cl: cl, ctx: context.Background(), plain: map[int]time.Duration{}, cpPIDs: controlPlanePIDs()}
+	err = b.all()
+	b.reg.stop()
+	b.base.stop()
+	cl.stop()
+
+	b.t.print(out)
+	if len(b.notes) > 0 {
+		fmt.Fprintln(out, "\nWhere the time went (CPU seconds by process from /proc/<pid>/stat; API requests by verb and resource from the API server's apiserver_request_total):")
+		for _, n := range b.notes {
+			fmt.Fprintln(out, "  "+n)
+		}
+	}
+	fmt.Fprintf(out, "\nload average at start %s, at end %s; whole run %s\n", loadStart, loadavg(), time.Since(began).Round(time.Second))
+	if err != nil {
+		fmt.Fprintln(out, "\nFAILED:", err)
+		fmt.Fprintln(os.Stderr, "bench: a scenario did not complete:", err)
+		return 1
+	}
+	return 0
+}
+
+func (b *bench) all() error {
+	var err error
+	if b.pki, err = fixture.NewPKI(vclusterName, fixture.ServingSANs(vclusterName, "bench")); err != nil {
+		return err
+	}
+	if err := b.cl.createNamespaces(b.ctx, []string{mainArgoCD, baselineArgoCD}, 2); err != nil {
+		return err
+	}
+	if b.o.want(1) {
+		if err := b.plainClient(); err != nil {
+			return fmt.Errorf("scenario 1: %w", err)
+		}
+	}
+	if b.o.want(2, 4, 5, 7) {
+		coldFleet, err := b.coldStart()
+		if err != nil {
+			return fmt.Errorf("scenario 2: %w", err)
+		}
+		if b.o.want(4) {
+			if err := b.rotation(coldFleet); err != nil {
+				return fmt.Errorf("scenario 4: %w", err)
+			}
+		}
+		if b.o.want(5) {
+			if err := b.steadyState(coldFleet); err != nil {
+				return fmt.Errorf("scenario 5: %w", err)
+			}
+		}
+		// Scenarios 3 and 6 start from no vclusters.
+		if b.o.want(7, 3, 6) {
+			if err := b.deletion(coldFleet); err != nil {
+				return fmt.Errorf("scenario 7: %w", err)
+			}
+		}
+	}
+	if b.o.want(3, 6) {
+		if b.reg == nil {
+			var err error
+			if b.tr, err = startTracker(b.ctx, b.cl.cs, mainArgoCD); err != nil {
+				return err
+			}
+			if b.reg, err = b.startRegistrar(mainArgoCD, b.o.concurrency, 0); err != nil {
+				return err
+			}
+			if _, err := b.reg.settle(b.ctx, 0, time.Second, b.o.timeout); err != nil {
+				return err
+			}
+		}
+		burstFleet, err := b.burst()
+		if err != nil {
+			return fmt.Errorf("scenario 3: %w", err)
+		}
+		if b.o.want(6) {
+			if err := b.memory(burstFleet); err != nil {
+				return fmt.Errorf("scenario 6: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func step(format string, args ...any) {
+	fmt.Fprintf(progress, "%s ==> %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (b *bench) startRegistrar(argocd string, concurrency int, resync time.Duration) (*proc, error) {
+	args := []string{"--argocd-namespace", argocd,
+		"--kube-api-qps", strconv.Itoa(b.o.qps), "--kube-api-burst", strconv.Itoa(b.o.burst),
+		"--max-concurrent-reconciles", strconv.Itoa(concurrency)}
+	if resync > 0 {
+		args = append(args, "--resync-period", resync.String())
+	}
+	return startProc("registrar", b.cl.dir, []string{b.o.registrar}, b.cl.kubeconfig, args...)
+}
+
+func (b *bench) startBaseline() (*proc, error) {
+	return b.startChild("naive-baseline", baselineArgoCD, b.o.concurrency)
+}
+
+// startChild runs this program in baseline mode with extra arguments.
+func (b *bench) startChild(name, argocd string, concurrency int, extra ...string) (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return startProc(name, b.cl.dir, []string{self, baselineMode}, b.cl.kubeconfig, append([]string{
+		"--argocd-namespace", argocd,
+		"--kube-api-qps", strconv.Itoa(b.o.qps), "--kube-api-burst", strconv.Itoa(b.o.burst),
+		"--max-concurrent-reconciles", strconv.Itoa(concurrency)}, extra...)...)
+}
+
+// clusterSecret is an Argo CD cluster Secret as the registrar builds it, so
+// that the plain client writes objects of the same size.
+func (b *bench) clusterSecret(namespace string) (*corev1.Secret, error) {
+	vc := &fixture.VCluster{Name: vclusterName, Namespace: "plain", PKI: b.pki, Server: "https://localhost:8443"}
+	ks, err := vc.KubeconfigSecret()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := template.Must(template.New("name").Parse(reconcile.DefaultClusterNameTemplate))
+	return reconcile.Build(reconcile.Sources{Workload: vc.StatefulSet(), Kind: "StatefulSet", Service: vc.Service(), KubeconfigSecret: ks},
+		reconcile.BuildOptions{ArgoCDNamespace: namespace, ClusterName: tmpl})
+}
+
+// note records where the time of a phase went: the wall time, the CPU
+// each process used and the API server's requests since req0 and cpu0.
+func (b *bench) note(what string, wall time.Duration, req0 requests, cpu0 cpuSample, p *proc) error {
+	req, err := b.cl.requests(b.ctx)
+	if err != nil {
+		return err
+	}
+	b.notes = append(b.notes, fmt.Sprintf("%s: wall %s; %s; requests: %s", what, secs(wall), b.cpu(p).since(cpu0), req.since(req0)))
+	return nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
