@@ -13,10 +13,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // serviceRange is wide enough for thousands of vcluster Services; envtest's
@@ -68,13 +68,7 @@ func startCluster(assets string) (*cluster, error) {
 		return nil, err
 	}
 	cl.kubeconfig = filepath.Join(cl.dir, "kubeconfig")
-	kc := clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{"host": {Server: cfg.Host, CertificateAuthorityData: cfg.CAData}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}},
-		Contexts:       map[string]*clientcmdapi.Context{"host": {Cluster: "host", AuthInfo: "admin"}},
-		CurrentContext: "host",
-	}
-	if err := clientcmd.WriteToFile(kc, cl.kubeconfig); err != nil {
+	if err := fixture.WriteKubeconfig(cfg, cl.kubeconfig, ""); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -20,6 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // chartDir is charts/registrar, from this package's directory.
@@ -48,16 +50,10 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "HELM=%s is not an executable: run `make helm`: %v\n", helmBin, err)
 		return 1
 	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run `make chart-test` (it builds kube-apiserver and etcd) or point it at a directory holding both")
+	assets, err := fixture.TestBinaries()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			fmt.Fprintf(os.Stderr, "%s missing in KUBEBUILDER_ASSETS=%s: run `make testbins`\n", bin, assets)
-			return 1
-		}
 	}
 
 	// Build the registrar from this tree, so the RBAC tests never run a

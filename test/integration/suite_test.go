@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/registrar-dev/registrar/pkg/logging"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -63,20 +63,12 @@ func run(m *testing.M) int {
 	}
 	// The registrar's logger, as cmd/registrar builds it, at its most verbose.
 	logf.SetLogger(logging.CapVerbosity(zap.New(zap.WriteTo(out), zap.Level(zapcore.Level(-10))), logging.MaxVerbosity))
-	assets = os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		// A skip would read as a pass: fail instead, and say how to fix it.
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run `make test` (it builds kube-apiserver and etcd) or point it at a directory holding both")
+	var err error
+	if assets, err = fixture.TestBinaries(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			fmt.Fprintf(os.Stderr, "%s missing in KUBEBUILDER_ASSETS=%s: run `make testbins`\n", bin, assets)
-			return 1
-		}
-	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	var err error
 	cfg, err = env.Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
