@@ -138,16 +138,37 @@ func (e *env) newVCluster(ns, name string, notReady ...bool) *fixture.VCluster {
 	return createVCluster(e.t, k8sClient, ns, name, len(notReady) == 0 || !notReady[0])
 }
 
+// newVClusterWith is newVCluster, ready, with labels and annotations added
+// to its StatefulSet.
+func (e *env) newVClusterWith(ns, name string, labels, annotations map[string]string) *fixture.VCluster {
+	e.t.Helper()
+	vc := vclusterFixture(e.t, ns, name)
+	vc.Labels, vc.Annotations = labels, annotations
+	writeVCluster(e.t, k8sClient, vc, true)
+	return vc
+}
+
 func createVCluster(t *testing.T, c client.Client, ns, name string, ready bool) *fixture.VCluster {
+	t.Helper()
+	vc := vclusterFixture(t, ns, name)
+	writeVCluster(t, c, vc, ready)
+	return vc
+}
+
+func vclusterFixture(t *testing.T, ns, name string) *fixture.VCluster {
 	t.Helper()
 	vc, err := fixture.NewVCluster(name, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return vc
+}
+
+func writeVCluster(t *testing.T, c client.Client, vc *fixture.VCluster, ready bool) {
+	t.Helper()
 	if _, err := vc.Write(context.Background(), c, ready); err != nil {
 		t.Fatal(err)
 	}
-	return vc
 }
 
 // setReady sets the ready replicas of a workload's status, as the

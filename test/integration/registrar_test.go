@@ -198,17 +198,7 @@ func TestOptOut(t *testing.T) {
 	e := newEnv(t)
 	ns := e.createNamespace("vc", true)
 
-	optedOut, err := fixture.NewVCluster("private", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := optedOut.KubeconfigSecret()
-	e.create(secret)
-	e.create(optedOut.Service())
-	sts := optedOut.StatefulSet()
-	sts.Annotations = map[string]string{reconcile.IgnoreAnnotation: "true"}
-	e.create(sts)
-	e.setReady(sts, 1)
+	e.newVClusterWith(ns, "private", nil, map[string]string{reconcile.IgnoreAnnotation: "true"})
 	e.neverRegistered(ns, "private")
 
 	vc := e.newVCluster(ns, "sandbox")
@@ -313,18 +303,9 @@ func TestSameNameInTwoNamespaces(t *testing.T) {
 func TestPropagatesLabelsAndAnnotations(t *testing.T) {
 	e := newEnv(t, func(o *reconcile.Options) { o.PropagateLabels = []string{"env"} })
 	ns := e.createNamespace("vc", true)
-	vc, err := fixture.NewVCluster("staging", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := vc.KubeconfigSecret()
-	e.create(secret)
-	e.create(vc.Service())
+	vc := e.newVClusterWith(ns, "staging", map[string]string{"env": "staging"},
+		map[string]string{reconcile.ProjectAnnotation: "platform", reconcile.NamespacesAnnotation: "apps,web"})
 	sts := vc.StatefulSet()
-	sts.Labels["env"] = "staging"
-	sts.Annotations = map[string]string{reconcile.ProjectAnnotation: "platform", reconcile.NamespacesAnnotation: "apps,web"}
-	e.create(sts)
-	e.setReady(sts, 1)
 	s := e.eventuallyRegistered(ns, "staging")
 	if s.Labels["env"] != "staging" || string(s.Data["project"]) != "platform" || string(s.Data["namespaces"]) != "apps,web" {
 		t.Errorf("labels %v, project %q, namespaces %q", s.Labels, s.Data["project"], s.Data["namespaces"])

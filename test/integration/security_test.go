@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
-	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 func TestUntrustedNamespaceIsNeverRegisteredAndSaysSo(t *testing.T) {
@@ -41,17 +40,7 @@ func TestClusterNameCollisionIsRefused(t *testing.T) {
 	})
 	held := e.registration(ns, "first")
 
-	vc, err := fixture.NewVCluster("second", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := vc.KubeconfigSecret()
-	e.create(secret)
-	e.create(vc.Service())
-	second := vc.StatefulSet()
-	second.Annotations = map[string]string{reconcile.ClusterNameAnnotation: "prod"}
-	e.create(second)
-	e.setReady(second, 1)
+	second := e.newVClusterWith(ns, "second", nil, map[string]string{reconcile.ClusterNameAnnotation: "prod"}).StatefulSet()
 	note := e.eventuallyEvent(second, reconcile.ReasonConflict)
 	if !contains(note, `cluster name "prod" is already registered`) {
 		t.Errorf("event note %q", note)
