@@ -14,6 +14,13 @@ KUBEBUILDER_ASSETS := $(CURDIR)/bin/k8s
 export KUBEBUILDER_ASSETS
 
 GO_TEST_FLAGS ?=
+# Checks that `make test` runs besides the Go tests; each file in hack/make
+# adds its own (TEST_CHECKS += ...), so no file edits another's target.
+TEST_CHECKS :=
+
+.DEFAULT_GOAL := all
+# Further targets (chart, image, e2e, ...) live beside this file, one file each.
+include $(wildcard hack/make/*.mk)
 
 .PHONY: all build test unit integration vet testbins demo fuzz reliability clean help
 
@@ -44,7 +51,7 @@ unit: ## Unit tests (no API server).
 integration: testbins ## Integration tests against a real kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./test/integration/...
 
-test: vet testbins build helm ## Everything: vet, unit and integration tests.
+test: vet testbins build helm $(TEST_CHECKS) ## Everything: vet, unit and integration tests.
 	go test $(GO_TEST_FLAGS) ./...
 
 FUZZTIME ?= 60s
@@ -57,9 +64,6 @@ reliability: testbins ## Security and fault tests, summarised in one table.
 
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"
-
-# Further targets (chart, image, e2e) live beside this file, one file each.
-include $(wildcard hack/make/*.mk)
 
 clean: ## Remove bin/ (the binary cache under $(CACHE) stays).
 	rm -rf bin
