@@ -58,9 +58,13 @@ FUZZTIME ?= 60s
 fuzz: ## Fuzz kubeconfig parsing and the builder for FUZZTIME (seeds in pkg/reconcile/testdata/fuzz run in every make test).
 	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
-RELIABILITY_TESTS := Untrusted|Collision|Foreign|BuildRejectsBadInput|NoSecretMaterial|FuzzBuild|KillMidBurst|Outage|LeaderElection|DeletedByHand|HandEdits|PrunesAndRecreates|BadInputWarns
+# The list of tests is test/reliability's table, which also gives the -run
+# pattern and the packages. RELIABILITY_FLAGS=-markdown prints the README's table.
+RELIABILITY_FLAGS ?=
 reliability: testbins ## Security and fault tests, summarised in one table.
-	go test -count=1 -json -run '$(RELIABILITY_TESTS)' ./pkg/reconcile ./test/integration | go run ./test/reliability
+	go build -o bin/reliability ./test/reliability
+	pattern=$$(bin/reliability -pattern); pkgs=$$(bin/reliability -packages); \
+	go test -count=1 -json -run "$$pattern" $$pkgs | bin/reliability $(RELIABILITY_FLAGS)
 
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"

@@ -1,34 +1,68 @@
 // Command reliability runs the security and fault tests and prints one
-// table of what was tried and whether it held. Usage (make reliability):
+// table of what was tried and whether it held. Its scenarios table is the one
+// list of those tests: make reliability asks it for the packages and the
+// -run pattern, and a test keeps the README's table equal to it.
 //
-//	go test -json -run 'PATTERN' ./pkg/reconcile ./test/integration | go run ./test/reliability
+//	go test -json -run "$(go run ./test/reliability -pattern)" $(go run ./test/reliability -packages) |
+//	  go run ./test/reliability [-markdown]
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
 
-// scenarios maps each test to what it tries, in the order printed.
-var scenarios = []struct{ test, tried string }{
-	{"TestUntrustedNamespaceIsNeverRegisteredAndSaysSo", "fake vcluster in an untrusted namespace: never registered, Warning event"},
-	{"TestClusterNameCollisionIsRefused", "second vcluster claims a registered cluster name: refused, first untouched"},
-	{"TestServerOfAForeignRegistrationIsNotTaken", "vcluster whose server a foreign Secret already declares: refused"},
-	{"TestLeavesForeignSecretUntouched", "Secret of the same name not carrying our label: untouched, never deleted"},
-	{"TestBuildRejectsBadInput", "exec plugin, auth provider, token file, file paths, insecure, bad PEM, in-cluster name/server: refused"},
-	{"TestNoSecretMaterialInLogsEventsOrMetrics", "full run at maximum log verbosity: no key, certificate or token in logs, events, metrics"},
-	{"FuzzBuild", "fuzzed kubeconfig Secrets and annotations (seed corpus): no panic, no leak, Argo CD parses results"},
-	{"TestKillMidBurstThenRestart", "SIGKILL mid-burst of 200 registrations, restart: each registered once, no orphan"},
-	{"TestRecoversFromAPIServerOutage", "API server stopped 30 s right after changes: same process converges"},
-	{"TestLeaderElectionFailover", "two replicas: only the leader writes; leader killed, the other takes over"},
-	{"TestRecreatesRegistrationDeletedByHand", "Argo CD Secret deleted by hand: recreated"},
-	{"TestHandEditsOfOurFieldsAreRestoredOthersKept", "Argo CD Secret edited by hand: our fields restored, others' fields kept"},
-	{"TestPrunesAndRecreatesAfterDowntime", "vcluster deleted while the registrar was down: pruned at start-up"},
-	{"TestBadInputWarnsAndKeepsRegistration", "kubeconfig corrupted after registration: Warning, registration kept"},
+// scenario is one test and what it tries, in the words of the README.
+type scenario struct {
+	pkg   string // package of the test, relative to the module root
+	test  string // top-level test or fuzz function
+	tried string
+}
+
+// scenarios lists each test in the order printed.
+var scenarios = []scenario{
+	{"./test/integration", "TestUntrustedNamespaceIsNeverRegisteredAndSaysSo", "fake vcluster in an untrusted namespace: never registered, Warning event"},
+	{"./test/integration", "TestClusterNameCollisionIsRefused", "second vcluster claims a registered cluster name: refused, first untouched"},
+	{"./test/integration", "TestServerOfAForeignRegistrationIsNotTaken", "vcluster whose server a foreign Secret already declares: refused"},
+	{"./test/integration", "TestLeavesForeignSecretUntouched", "Secret of the same name not carrying our label: untouched, never deleted"},
+	{"./pkg/reconcile", "TestBuildRejectsBadInput", "exec plugin, auth provider, token file, file paths, insecure, bad PEM, Argo CD's `in-cluster` name or server: refused"},
+	{"./test/integration", "TestNoSecretMaterialInLogsEventsOrMetrics", "full run at maximum log verbosity: no key, certificate or token in logs, events, metrics"},
+	{"./pkg/reconcile", "FuzzBuild", "fuzzed kubeconfig Secrets and annotations (seed corpus): no panic, no leak, Argo CD parses every result"},
+	{"./test/integration", "TestKillMidBurstThenRestart", "SIGKILL mid-burst of 200 registrations, restart: each registered once, no orphan"},
+	{"./test/integration", "TestRecoversFromAPIServerOutage", "API server stopped 30 s right after changes: the same process converges, no restart"},
+	{"./test/integration", "TestLeaderElectionFailover", "two replicas: only the leader writes; leader killed, the other takes over"},
+	{"./test/integration", "TestRecreatesRegistrationDeletedByHand", "Argo CD Secret deleted by hand: recreated"},
+	{"./test/integration", "TestHandEditsOfOurFieldsAreRestoredOthersKept", "Argo CD Secret edited by hand: our fields restored, others' fields kept"},
+	{"./test/integration", "TestPrunesAndRecreatesAfterDowntime", "vcluster deleted while the registrar was down: pruned at start-up"},
+	{"./test/integration", "TestBadInputWarnsAndKeepsRegistration", "kubeconfig corrupted after registration: Warning event, registration kept"},
+}
+
+// pattern is the `go test -run` expression selecting exactly the scenarios.
+func pattern() string {
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = regexp.QuoteMeta(s.test)
+	}
+	return "^(" + strings.Join(names, "|") + ")$"
+}
+
+// packages lists the scenarios' packages once each, in first-seen order.
+func packages() []string {
+	var pkgs []string
+	for _, s := range scenarios {
+		if !slices.Contains(pkgs, s.pkg) {
+			pkgs = append(pkgs, s.pkg)
+		}
+	}
+	return pkgs
 }
 
 type testEvent struct {
@@ -37,9 +71,11 @@ type testEvent struct {
 	Elapsed float64
 }
 
-func main() {
+// readResults keeps the last pass, fail or skip of each top-level test in a
+// `go test -json` stream.
+func readResults(r io.Reader) (map[string]testEvent, error) {
 	results := map[string]testEvent{}
-	in := bufio.NewScanner(os.Stdin)
+	in := bufio.NewScanner(r)
 	in.Buffer(make([]byte, 1<<20), 1<<24)
 	for in.Scan() {
 		var ev testEvent
@@ -50,8 +86,18 @@ func main() {
 			results[ev.Test] = ev
 		}
 	}
-	held, failed := 0, 0
-	fmt.Printf("%-4s  %-8s  %s\n", "held", "time", "what was tried")
+	return results, in.Err()
+}
+
+// report writes the table, plain or as the README's Markdown, and returns
+// how many scenarios held and how many did not (failed, skipped or absent).
+func report(w io.Writer, results map[string]testEvent, markdown bool) (held, failed int) {
+	if markdown {
+		fmt.Fprintln(w, "| held | what was tried |")
+		fmt.Fprintln(w, "|---|---|")
+	} else {
+		fmt.Fprintf(w, "%-4s  %-8s  %s\n", "held", "time", "what was tried")
+	}
 	for _, s := range scenarios {
 		ev, ok := results[s.test]
 		mark := "no"
@@ -65,9 +111,36 @@ func main() {
 		default:
 			failed++
 		}
+		if markdown {
+			fmt.Fprintf(w, "| %s | %s |\n", mark, s.tried)
+			continue
+		}
 		d := time.Duration(ev.Elapsed * float64(time.Second)).Round(100 * time.Millisecond)
-		fmt.Printf("%-4s  %-8s  %s (%s)\n", mark, d, s.tried, s.test)
+		fmt.Fprintf(w, "%-4s  %-8s  %s (%s)\n", mark, d, s.tried, s.test)
 	}
+	return held, failed
+}
+
+func main() {
+	printPattern := flag.Bool("pattern", false, "print the `go test -run` pattern of the scenarios and exit")
+	printPackages := flag.Bool("packages", false, "print the scenarios' packages and exit")
+	markdown := flag.Bool("markdown", false, "print the table as the README's Markdown table")
+	flag.Parse()
+	switch {
+	case *printPattern:
+		fmt.Println(pattern())
+		return
+	case *printPackages:
+		fmt.Println(strings.Join(packages(), " "))
+		return
+	}
+
+	results, err := readResults(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reading go test -json:", err)
+		os.Exit(1)
+	}
+	held, failed := report(os.Stdout, results, *markdown)
 	fmt.Printf("%d passed, %d failed\n", held, failed)
 	if failed > 0 {
 		os.Exit(1)

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// moduleRoot is where the scenarios' package paths start; go test runs in
+// the package's own directory.
+const moduleRoot = "../.."
+
+// TestREADMETableListsTheScenarios keeps the README's Reliability table the
+// scenarios table, row for row (the held column is a run's result).
+// `make reliability RELIABILITY_FLAGS=-markdown` prints it anew.
+func TestREADMETableListsTheScenarios(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(moduleRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readmeTable(t, string(readme))
+	for i, s := range scenarios {
+		if i >= len(got) {
+			t.Errorf("README's Reliability table lacks row %d: %q", i+1, s.tried)
+			continue
+		}
+		if got[i] != s.tried {
+			t.Errorf("README's Reliability table, row %d:\n got %q\nwant %q", i+1, got[i], s.tried)
+		}
+	}
+	for _, extra := range got[min(len(got), len(scenarios)):] {
+		t.Errorf("README's Reliability table has a row no scenario runs: %q", extra)
+	}
+}
+
+// readmeTable returns the "what was tried" column of the first table under
+// the README's "## Reliability" heading.
+func readmeTable(t *testing.T, readme string) []string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Reliability\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Reliability" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var tried []string
+	inTable := false
+	for line := range strings.Lines(section) {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			if inTable {
+				break
+			}
+			continue
+		}
+		inTable = true
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 2 {
+			t.Fatalf("README's Reliability table: row %q has %d cells, want 2 (held, what was tried)", line, len(cells))
+		}
+		cell := strings.TrimSpace(cells[1])
+		if cell == "what was tried" || strings.Trim(cell, "-:") == "" {
+			continue // header and separator
+		}
+		tried = append(tried, cell)
+	}
+	if len(tried) == 0 {
+		t.Fatal("README's Reliability section has no table")
+	}
+	return tried
+}
+
+// TestScenariosNameExistingTests catches a renamed or moved test, which
+// would otherwise show up only as a row that did not run.
+func TestScenariosNameExistingTests(t *testing.T) {
+	for _, pkg := range packages() {
+		funcs := topLevelFuncs(t, filepath.Join(moduleRoot, pkg))
+		for _, s := range scenarios {
+			if s.pkg == pkg && !funcs[s.test] {
+				t.Errorf("scenario %s: no func %s in %s", s.test, s.test, pkg)
+			}
+		}
+	}
+}
+
+func topLevelFuncs(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files in %s (%v)", dir, err)
+	}
+	funcs := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range file.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil {
+				funcs[fn.Name.Name] = true
+			}
+		}
+	}
+	return funcs
+}
+
+func TestPatternSelectsExactlyTheScenarios(t *testing.T) {
+	re := regexp.MustCompile(pattern())
+	for _, s := range scenarios {
+		if !re.MatchString(s.test) {
+			t.Errorf("pattern %s does not select %s", re, s.test)
+		}
+		if re.MatchString(s.test + "Slowly") {
+			t.Errorf("pattern %s selects %sSlowly too", re, s.test)
+		}
+	}
+}
+
+func TestReportCountsMissingAsFailed(t *testing.T) {
+	results := map[string]testEvent{}
+	for _, s := range scenarios[1:] {
+		results[s.test] = testEvent{Action: "pass", Test: s.test}
+	}
+	results[scenarios[1].test] = testEvent{Action: "fail", Test: scenarios[1].test}
+	var out bytes.Buffer
+	held, failed := report(&out, results, true)
+	if held != len(scenarios)-2 || failed != 2 {
+		t.Errorf("held %d, failed %d; want %d, 2", held, failed, len(scenarios)-2)
+	}
+	want := "| — | " + scenarios[0].tried + " |\n| no | " + scenarios[1].tried + " |\n"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("markdown table lacks\n%s\ngot\n%s", want, out.String())
+	}
+}
