@@ -3,9 +3,11 @@ module github.com/registrar-dev/registrar
 go 1.26.3
 
 // Argo CD's go.mod names a gitops-engine pseudo-version the module proxy
-// refuses, and leaves k8s.io/kubelet at v0.0.0; these two pins make Argo CD
-// v3.5.7 (used from tests only, as the reference parser of cluster Secrets)
-// resolvable. See docs/architecture.md, "Argo CD's code in tests only".
+// refuses, and leaves k8s.io/kubelet at v0.0.0; these two pins make the Argo
+// CD required below (used from tests only, as the reference parser of cluster
+// Secrets) resolvable. hack/build-argocd.sh reads its version and these pins
+// from here for the e2e twin's binary. See docs/architecture.md, "Argo CD's
+// code in tests only".
 replace (
 	github.com/argoproj/argo-cd/gitops-engine => github.com/argoproj/argo-cd/gitops-engine v0.0.0-20260914071520-c9c369efcc5b
 	k8s.io/kubelet => k8s.io/kubelet v0.36.1

@@ -5,20 +5,22 @@
 # gets the symlinks argocd-application-controller and argocd-repo-server.
 #
 # The build happens in a throwaway module so that Argo CD's choice of
-# dependency versions never leaks into the registrar's go.mod. Two replaces
-# are needed (docs: /work/shared/NOTES.md, "Argo CD's Go code from the module
-# proxy"): the gitops-engine pseudo-version Argo CD's go.mod names is refused
-# by the proxy, and k8s.io/kubelet is left at v0.0.0 otherwise.
+# dependency versions never leaks into the registrar's go.mod. The version and
+# the two replaces that make it resolvable (the gitops-engine pseudo-version
+# Argo CD's go.mod names is refused by the proxy, and k8s.io/kubelet is left
+# at v0.0.0 otherwise) are read from the registrar's go.mod, their one source;
+# why the tests use Argo CD's code: docs/architecture.md, "Argo CD's code in
+# tests only".
 #
-# Usage: hack/build-argocd.sh DIR
-# Leaves DIR/argocd (+ symlinks); does nothing when it exists. About 15 minutes
-# cold on two cores.
+# Usage: ARGOCD_VERSION=v3.X.Y hack/build-argocd.sh DIR
+# (make argocd passes the version go.mod requires, and names DIR after it; a
+# version go.mod does not require is refused, since its replaces would not
+# fit). Leaves DIR/argocd (+ symlinks); does nothing when it exists. About 15
+# minutes cold on two cores.
 set -euo pipefail
 
-dir=${1:?usage: build-argocd.sh DIR}
-version=${ARGOCD_VERSION:-v3.5.7}
-gitops_engine=${ARGOCD_GITOPS_ENGINE:-v0.0.0-20260914071520-c9c369efcc5b}
-kubelet=${ARGOCD_KUBELET:-v0.36.1}
+dir=${1:?usage: ARGOCD_VERSION=v3.X.Y build-argocd.sh DIR}
+version=${ARGOCD_VERSION:?ARGOCD_VERSION is not set (make argocd passes the one go.mod requires)}
 
 link() {
   ln -sfn argocd "$dir/argocd-application-controller"
@@ -29,6 +31,22 @@ if [[ -x "$dir/argocd" ]]; then
   link
   exit 0
 fi
+
+# From the registrar's go.mod: the required version, and the replacement
+# versions of its two replaces.
+gomod() { (cd "$(dirname "$0")/.." && go list -m -f "$1" "$2"); }
+required=$(gomod '{{.Version}}' github.com/argoproj/argo-cd/v3)
+gitops_engine=$(gomod '{{with .Replace}}{{.Version}}{{end}}' github.com/argoproj/argo-cd/gitops-engine)
+kubelet=$(gomod '{{with .Replace}}{{.Version}}{{end}}' k8s.io/kubelet)
+if [[ "$version" != "$required" ]]; then
+  echo "ARGOCD_VERSION=$version, but go.mod requires github.com/argoproj/argo-cd/v3 $required: bump it in go.mod (with its replaces)" >&2
+  exit 1
+fi
+if [[ -z "$gitops_engine" || -z "$kubelet" ]]; then
+  echo "go.mod lacks the replaces of github.com/argoproj/argo-cd/gitops-engine and k8s.io/kubelet that Argo CD $version needs" >&2
+  exit 1
+fi
+
 mkdir -p "$dir"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

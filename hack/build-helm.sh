@@ -2,12 +2,13 @@
 # Builds helm from the Go module proxy into a cache directory outside the
 # clone (helm's release tarballs need the internet; this needs only the proxy).
 #
-# Usage: hack/build-helm.sh DIR
-# Leaves DIR/helm; does nothing when it exists.
+# Usage: HELM_VERSION=v3.X.Y hack/build-helm.sh DIR
+# (make helm passes the version pinned in hack/versions.mk, and names DIR after
+# it). Leaves DIR/helm; does nothing when it exists.
 set -euo pipefail
 
-dir=${1:?usage: build-helm.sh DIR}
-version=${HELM_VERSION:-v3.19.0}
+dir=${1:?usage: HELM_VERSION=v3.X.Y build-helm.sh DIR}
+version=${HELM_VERSION:?HELM_VERSION is not set (make helm passes the one in hack/versions.mk)}
 
 if [[ -x "$dir/helm" ]]; then
   exit 0

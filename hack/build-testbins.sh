@@ -4,13 +4,15 @@
 # and every CI run on this machine reuses them. envtest's own download of
 # prebuilt binaries needs the internet; this needs only the module proxy.
 #
-# Usage: hack/build-testbins.sh DIR
-# Leaves DIR/kube-apiserver and DIR/etcd; does nothing when both exist.
+# Usage: K8S_VERSION=v1.X.Y ETCD_VERSION=v3.X.Y hack/build-testbins.sh DIR
+# (make testbins passes the versions pinned in hack/versions.mk, and names DIR
+# after them). Leaves DIR/kube-apiserver and DIR/etcd; does nothing when both
+# exist.
 set -euo pipefail
 
-dir=${1:?usage: build-testbins.sh DIR}
-k8s_version=${K8S_VERSION:-v1.37.2}
-etcd_version=${ETCD_VERSION:-v3.6.7}
+dir=${1:?usage: K8S_VERSION=v1.X.Y ETCD_VERSION=v3.X.Y build-testbins.sh DIR}
+k8s_version=${K8S_VERSION:?K8S_VERSION is not set (make testbins passes the one in hack/versions.mk)}
+etcd_version=${ETCD_VERSION:?ETCD_VERSION is not set (make testbins passes the one in hack/versions.mk)}
 
 if [[ -x "$dir/kube-apiserver" && -x "$dir/etcd" ]]; then
   exit 0

@@ -1,7 +1,6 @@
 # Helm chart: helm built from the Go module proxy (cached outside the clone,
 # like kube-apiserver), lint, and the chart tests under test/chart.
 
-HELM_VERSION ?= v3.19.0
 HELM_DIR     := $(CACHE)/helm-$(HELM_VERSION)
 # Exported for every target: test/chart finds helm through $HELM, so a plain
 # `make test` (go test ./...) runs the chart tests once `helm` is built.
@@ -10,12 +9,10 @@ export HELM
 
 .PHONY: helm chart-lint chart-test
 
-helm: bin/helm ## Build helm from the Go module proxy (cached).
-
-bin/helm:
-	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh "$(HELM_DIR)"
-	mkdir -p bin
-	ln -sfn "$(HELM_DIR)/helm" bin/helm
+# Like testbins: re-linked on every run, a no-op build once cached.
+helm: ## Build helm from the Go module proxy (cached).
+	@HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh "$(HELM_DIR)"
+	@mkdir -p bin && ln -sfn "$(HELM_DIR)/helm" bin/helm
 
 chart-lint: helm ## helm lint charts/registrar (strict), default and namespaced values.
 	$(HELM) lint --strict charts/registrar

@@ -4,28 +4,29 @@
 # cluster. Tools are built from the Go module proxy into $(CACHE), shared by
 # every clone, and linked into bin/.
 
-ARGOCD_VERSION         ?= v3.5.7
-ARGOCD_DIR             := $(CACHE)/argocd-$(ARGOCD_VERSION)
-KIND_VERSION           ?= v0.33.0
-KIND                   := $(CACHE)/kind-$(KIND_VERSION)/kind
+# Versions: hack/versions.mk. The argo-cd chart runs Argo CD
+# $(ARGOCD_VERSION) whatever its own appVersion (global.image.tag), the
+# version the offline twin builds. Recursive (=), so go.mod is read only by
+# the recipes that need it.
+ARGOCD_DIR              = $(CACHE)/argocd-$(ARGOCD_VERSION)
+KIND_DIR                = $(CACHE)/kind-$(KIND_VERSION)
+KIND                   := $(CURDIR)/bin/kind
 KIND_CLUSTER           ?= registrar-e2e
-# The argo-cd chart runs Argo CD $(ARGOCD_VERSION) whatever its own
-# appVersion (global.image.tag), the version the offline twin builds.
-ARGOCD_CHART_VERSION   ?= 9.1.0
-VCLUSTER_CHART_VERSION ?= 0.30.0
 E2E_IMG                ?= registrar:e2e
 E2E_KUBECONFIG         := $(CURDIR)/bin/e2e/kubeconfig
 
-.PHONY: argocd e2e-deps e2e-local e2e e2e-cluster e2e-clean e2e-vet
+.PHONY: argocd kind e2e-deps e2e-local e2e e2e-cluster e2e-clean e2e-vet
 
-argocd: bin/argocd ## Build Argo CD's binary for the offline e2e twin (cached; ~15 min cold).
+# Like testbins: re-linked on every run, a no-op build once cached.
+argocd: ## Build Argo CD's binary for the offline e2e twin (cached; ~15 min cold).
+	@ARGOCD_VERSION=$(ARGOCD_VERSION) hack/build-argocd.sh "$(ARGOCD_DIR)"
+	@mkdir -p bin && for b in argocd argocd-application-controller argocd-repo-server; do \
+	  ln -sfn "$(ARGOCD_DIR)/$$b" "bin/$$b"; done
 
-bin/argocd:
-	hack/build-argocd.sh "$(ARGOCD_DIR)"
-	mkdir -p bin
-	ln -sfn "$(ARGOCD_DIR)/argocd" bin/argocd
-	ln -sfn "$(ARGOCD_DIR)/argocd-application-controller" bin/argocd-application-controller
-	ln -sfn "$(ARGOCD_DIR)/argocd-repo-server" bin/argocd-repo-server
+# `go install` builds kind with its own go.mod's dependencies.
+kind: ## Build kind from the Go module proxy (cached), at the version go.mod requires.
+	@[[ -x "$(KIND_DIR)/kind" ]] || GOBIN="$(KIND_DIR)" go install sigs.k8s.io/kind@$(KIND_VERSION)
+	@mkdir -p bin && ln -sfn "$(KIND_DIR)/kind" bin/kind
 
 # Debian packages the offline twin runs: Redis for Argo CD, git for its
 # repository, unshare and mount (util-linux) for the controller's resolver.
@@ -48,10 +49,7 @@ e2e-vet: ## go vet the tagged e2e suites (plain `go vet ./...` skips them).
 	go vet -tags e2e ./test/e2e/...
 	go vet -tags e2elocal ./test/e2e/...
 
-$(KIND):
-	GOBIN="$(dir $(KIND))" go install sigs.k8s.io/kind@$(KIND_VERSION)
-
-e2e-cluster: $(KIND) helm ## Create the kind cluster and install Argo CD, the registrar and two vclusters.
+e2e-cluster: kind helm ## Create the kind cluster and install Argo CD, the registrar and two vclusters.
 	$(MAKE) docker-build IMG=$(E2E_IMG)
 	KIND="$(KIND)" HELM="$(HELM)" KIND_CLUSTER="$(KIND_CLUSTER)" KUBECONFIG="$(E2E_KUBECONFIG)" \
 	  IMG="$(E2E_IMG)" ARGOCD_VERSION="$(ARGOCD_VERSION)" ARGOCD_CHART_VERSION="$(ARGOCD_CHART_VERSION)" \
@@ -60,5 +58,5 @@ e2e-cluster: $(KIND) helm ## Create the kind cluster and install Argo CD, the re
 e2e: e2e-cluster ## End-to-end on kind (Docker and internet): the same story as e2e-local.
 	KUBECONFIG="$(E2E_KUBECONFIG)" go test -tags e2e -count=1 -timeout 15m -v ./test/e2e/...
 
-e2e-clean: $(KIND) ## Delete the kind cluster.
+e2e-clean: kind ## Delete the kind cluster.
 	KIND="$(KIND)" KIND_CLUSTER="$(KIND_CLUSTER)" KUBECONFIG="$(E2E_KUBECONFIG)" hack/e2e/kind.sh down

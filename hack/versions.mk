@@ -1,0 +1,22 @@
+# Every pinned tool version, one line each: a bump is a one-line change here.
+# Each hack/ script is handed its version by make and has no default of its
+# own, and each tool's cache folder ($(CACHE)/NAME-VERSION) is named after
+# the version it holds. Override one for a single run with
+# `make VAR=version ...`.
+
+# kube-apiserver and etcd of the integration tests (hack/build-testbins.sh).
+K8S_VERSION            ?= v1.37.2
+ETCD_VERSION           ?= v3.6.7
+# helm, for the chart tests and e2e (hack/build-helm.sh).
+HELM_VERSION           ?= v3.19.0
+# Charts `make e2e` installs on kind (hack/e2e/kind.sh).
+ARGOCD_CHART_VERSION   ?= 9.1.0
+VCLUSTER_CHART_VERSION ?= 0.30.0
+
+# Go modules the tests already import are pinned by go.mod alone: Argo CD
+# (with the two replaces that make it resolvable) and kind. The binaries
+# built from them (hack/build-argocd.sh, `go install sigs.k8s.io/kind`) take
+# the version go.mod selects, read once and only when a recipe needs it.
+gomod_version = $(shell go list -m -f '{{.Version}}' $(1))
+ARGOCD_VERSION = $(eval ARGOCD_VERSION := $(call gomod_version,github.com/argoproj/argo-cd/v3))$(ARGOCD_VERSION)
+KIND_VERSION   = $(eval KIND_VERSION := $(call gomod_version,sigs.k8s.io/kind))$(KIND_VERSION)
