@@ -28,17 +28,10 @@ kind: ## Build kind from the Go module proxy (cached), at the version go.mod req
 	@[[ -x "$(KIND_DIR)/kind" ]] || GOBIN="$(KIND_DIR)" go install sigs.k8s.io/kind@$(KIND_VERSION)
 	@mkdir -p bin && ln -sfn "$(KIND_DIR)/kind" bin/kind
 
-# Debian packages the offline twin runs: Redis for Argo CD, git for its
-# repository, unshare and mount (util-linux) for the controller's resolver.
-e2e-deps:
-	@missing=(); \
-	command -v redis-server >/dev/null || missing+=(redis-server); \
-	command -v git >/dev/null || missing+=(git); \
-	command -v unshare >/dev/null || missing+=(util-linux); \
-	if (( $${#missing[@]} )); then \
-	  echo "installing $${missing[*]}"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${missing[@]}"; \
-	fi
+# Checks only: on a laptop nothing is installed behind the user's back
+# (.ci/run runs `hack/e2e/deps.sh install` on a bare CI machine).
+e2e-deps: ## Check the Debian packages e2e-local needs; say how to install what is missing.
+	@hack/e2e/deps.sh check
 
 # helm (hack/make/chart.mk, which exports HELM) renders charts/registrar for
 # the registrar's args and RBAC.
