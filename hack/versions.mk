@@ -9,6 +9,8 @@ K8S_VERSION            ?= v1.37.2
 ETCD_VERSION           ?= v3.6.7
 # helm, for the chart tests and e2e (hack/build-helm.sh).
 HELM_VERSION           ?= v3.19.0
+# make lint (hack/build-golangci-lint.sh).
+GOLANGCI_LINT_VERSION  ?= v2.15.0
 # Charts `make e2e` installs on kind (hack/e2e/kind.sh).
 ARGOCD_CHART_VERSION   ?= 9.1.0
 VCLUSTER_CHART_VERSION ?= 0.30.0

@@ -10,9 +10,9 @@ import "github.com/go-logr/logr"
 // routine steps are at V(1).
 const MaxVerbosity = 5
 
-// CapVerbosity returns logger with every V level above max dropped.
-func CapVerbosity(logger logr.Logger, max int) logr.Logger {
-	return logr.New(&cappedSink{sink: logger.GetSink(), max: max})
+// CapVerbosity returns logger with every V level above maxLevel dropped.
+func CapVerbosity(logger logr.Logger, maxLevel int) logr.Logger {
+	return logr.New(&cappedSink{sink: logger.GetSink(), max: maxLevel})
 }
 
 type cappedSink struct {
