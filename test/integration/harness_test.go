@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,6 +47,12 @@ type env struct {
 	// watchNamespaces, if set before start, narrows the registrar's cache
 	// as --watch-namespaces does.
 	watchNamespaces []string
+	// wrapAPIReader, if set before start, stands between the registrar and
+	// its live reads from the API server, to inject failures.
+	wrapAPIReader func(client.Reader) client.Reader
+	// writes counts the requests of the registrar that change something in
+	// the API server (create, update, patch, delete), events included.
+	writes atomic.Int64
 }
 
 // newEnv creates the test's Argo CD namespace and starts a registrar.
@@ -79,7 +88,7 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 	for _, c := range configure {
 		c(&opts)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(e.countingConfig(), ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Cache:   reconcile.CacheOptions(e.argocd, e.watchNamespaces...),
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -87,9 +96,13 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var apiReader client.Reader = mgr.GetAPIReader()
+	if e.wrapAPIReader != nil {
+		apiReader = e.wrapAPIReader(apiReader)
+	}
 	e.reconciler = &reconcile.Reconciler{
 		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
+		APIReader: apiReader,
 		Recorder:  mgr.GetEventRecorder("registrar"),
 		Options:   opts,
 	}
@@ -111,6 +124,26 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 		t.Fatal("cache did not sync")
 	}
 }
+
+// countingConfig is the suite's rest.Config with a transport that counts
+// the registrar's writes in e.writes, as the API server sees them.
+func (e *env) countingConfig() *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			switch req.Method {
+			case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+				e.writes.Add(1)
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	return c
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // createNamespace makes a namespace named prefix-<id>, trusted by this
 // test's registrar if trusted is true.
@@ -298,3 +331,21 @@ func configOf(t *testing.T, s *corev1.Secret) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// quiet waits until the registrar has sent no write for half a second, then
+// zeroes e.writes, so that a test counts only what follows.
+func (e *env) quiet() {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		n := e.writes.Load()
+		time.Sleep(500 * time.Millisecond)
+		if e.writes.Load() == n {
+			e.writes.Store(0)
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the registrar still writes after %s", timeout)
+		}
+	}
+}
