@@ -24,6 +24,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/logging"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/version"
 )
 
 func main() {
@@ -58,7 +59,12 @@ func run() int {
 			"Secret whose server is the vcluster's private service URL.\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
+	printVersion := flag.Bool("version", false, "Print the version, commit and Go version, and exit.")
 	flag.Parse()
+	if *printVersion {
+		fmt.Println(version.Get())
+		return 0
+	}
 	ctrl.SetLogger(logging.CapVerbosity(zap.New(zap.UseFlagOptions(&zapOpts)), logging.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
 
