@@ -1,10 +1,15 @@
-# Releases. `make release-dry-run` builds and checks, on any machine, the
-# files a release publishes: static binaries for both architectures, the
-# chart packaged with the tag as its version, checksums. The tag is the one source of the version: it goes into
+# Releases. A v* tag runs .github/workflows/release.yaml, which publishes
+# what `make release-dry-run` builds and checks on any machine: static
+# binaries for both architectures, the chart packaged with the tag as its
+# version, checksums. The tag is the one source of the version: it goes into
 # the binary (ldflags below), the image label (the Dockerfiles' VERSION) and
 # the chart's version and appVersion.
 #
 #   make release-dry-run RELEASE_VERSION=v1.2.3   # default: the tag at HEAD, or v0.0.0-dev.g<commit>
+#   make lint-workflows                           # actionlint on .github/workflows (part of make test)
+
+ACTIONLINT_VERSION ?= v1.7.12
+ACTIONLINT         := $(CACHE)/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
 # Where the release workflow pushes; the dry run checks that the chart's
 # default image is exactly $(RELEASE_IMAGE):$(RELEASE_VERSION).
@@ -22,7 +27,9 @@ RELEASE_LDFLAGS = -s -w -X $(VERSION_PKG).version=$(RELEASE_VERSION) -X $(VERSIO
 # engine answers (CI has one, so it must not skip there).
 RELEASE_REQUIRE_IMAGE ?= 0
 
-.PHONY: release-dry-run release-env
+TEST_CHECKS += lint-workflows
+
+.PHONY: release-dry-run release-env lint-workflows
 
 release-dry-run: helm ## Rehearse a release offline: both arches, offline image (needs Docker), chart, checksums (RELEASE_VERSION=v1.2.3).
 	@hack/release-version.sh "$(RELEASE_VERSION)" >/dev/null
@@ -41,3 +48,19 @@ release-env: ## Print the release's version, commit, image, chart and paths as K
 	@echo "RELEASE_IMAGE=$(RELEASE_IMAGE)"
 	@echo "RELEASE_CHART_REPO=$(RELEASE_CHART_REPO)"
 	@echo "RELEASE_DIR=$(RELEASE_DIR)"
+
+$(ACTIONLINT):
+	GOBIN="$(dir $(ACTIONLINT))" go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+# actionlint checks expressions, contexts, permissions, the inputs of the
+# local action and, with shellcheck on PATH, every run: script (without
+# shellcheck it says so). It cannot know the inputs of actions pinned by
+# commit, which is how the workflows pin every external action.
+lint-workflows: $(ACTIONLINT) ## actionlint on .github/workflows (built from the Go module proxy, cached).
+	@if command -v shellcheck >/dev/null; then \
+	  echo "actionlint $(ACTIONLINT_VERSION), shellcheck $$(shellcheck --version | sed -n 's/^version: //p') on run: scripts"; \
+	else \
+	  echo "actionlint $(ACTIONLINT_VERSION); shellcheck not on PATH, so run: scripts are NOT shell-checked (apt-get install shellcheck)"; \
+	fi
+	$(ACTIONLINT) -no-color
+	@echo "lint-workflows: ok ($$(ls .github/workflows | wc -l) workflows)"
