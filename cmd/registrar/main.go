@@ -68,7 +68,7 @@ func run() int {
 	ctrl.SetLogger(logging.CapVerbosity(zap.New(zap.UseFlagOptions(&zapOpts)), logging.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
 
-	opts := reconcile.Options{BuildOptions: reconcile.BuildOptions{ArgoCDNamespace: *argocdNamespace}}
+	opts := reconcile.Options{ArgoCDNamespaces: []string{*argocdNamespace}}
 	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(*nameTemplate)
 	if err != nil {
 		return usageError("--cluster-name-template: %v", err)
@@ -100,7 +100,7 @@ func run() int {
 		setupLog.Error(err, "building scheme")
 		return 1
 	}
-	cacheOpts := reconcile.CacheOptions(*argocdNamespace, splitList(*watchNamespaces)...)
+	cacheOpts := reconcile.CacheOptions(opts.ArgoCDNamespaces, splitList(*watchNamespaces)...)
 	cacheOpts.SyncPeriod = resync
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,

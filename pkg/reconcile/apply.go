@@ -15,11 +15,11 @@ import (
 )
 
 // registration returns the Argo CD cluster Secret the registrar owns for
-// vcluster key, or nil. The cache holds only Secrets carrying our
-// managed-by label in the Argo CD namespace.
-func (r *Reconciler) registration(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+// vcluster key in Argo CD namespace argocd, or nil. The cache holds only
+// cluster Secrets in the Argo CD namespaces.
+func (r *Reconciler) registration(ctx context.Context, argocd string, key types.NamespacedName) (*corev1.Secret, error) {
 	var s corev1.Secret
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.ArgoCDNamespace, Name: SecretName(key.Namespace, key.Name)}, &s)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: argocd, Name: SecretName(key.Namespace, key.Name)}, &s)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -36,21 +36,22 @@ func owned(s *corev1.Secret) bool { return s.Labels[ManagedByLabel] == ManagedBy
 
 // apply writes desired unless existing already says the same, with
 // server-side apply under one field owner, so fields that others (Argo CD,
-// a user) set on the Secret are left alone.
-func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *corev1.Secret) error {
+// a user) set on the Secret are left alone. held says whether desired is
+// now in place: false when a conflict, reported, keeps it out.
+func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *corev1.Secret) (held bool, err error) {
 	logger := log.FromContext(ctx)
 	if existing != nil && upToDate(existing, desired) {
 		logger.V(1).Info("registration up to date", "secret", desired.Name)
-		return nil
+		return true, nil
 	}
 	if other, err := r.collision(ctx, desired); err != nil {
-		return err
+		return false, err
 	} else if other != "" {
-		reconcileErrors.WithLabelValues(ReasonConflict).Inc()
+		r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
 		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register",
 			"%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
 			other, ClusterNameAnnotation)
-		return nil
+		return false, nil
 	}
 	if existing == nil {
 		// The cache holds only cluster Secrets: ask the API server whether a
@@ -59,13 +60,13 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &live)
 		switch {
 		case err == nil && !owned(&live):
-			reconcileErrors.WithLabelValues(ReasonConflict).Inc()
+			r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
 			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register",
 				"Secret %s/%s exists and is not managed by the registrar; it is left untouched. Delete or rename it to let the registrar register this vcluster.",
 				desired.Namespace, desired.Name)
-			return nil
+			return false, nil
 		case err != nil && !apierrors.IsNotFound(err):
-			return fmt.Errorf("checking for an existing Secret %s/%s: %w", desired.Namespace, desired.Name, err)
+			return false, fmt.Errorf("checking for an existing Secret %s/%s: %w", desired.Namespace, desired.Name, err)
 		case err == nil:
 			existing = &live
 		}
@@ -77,9 +78,9 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 		WithAnnotations(desired.Annotations).
 		WithData(desired.Data)
 	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
+		return false, fmt.Errorf("applying Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
 	}
-	writes.WithLabelValues("apply").Inc()
+	r.metrics().writes.WithLabelValues("apply").Inc()
 
 	server := string(desired.Data[ArgoCDServerKey])
 	if existing == nil {
@@ -91,7 +92,7 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 			"Updated Argo CD cluster Secret %s/%s", desired.Namespace, desired.Name)
 		logger.Info("updated registration", "secret", desired.Name, "server", server)
 	}
-	return nil
+	return true, nil
 }
 
 // collision describes another Argo CD cluster Secret that declares the same
@@ -169,7 +170,7 @@ func (r *Reconciler) deregister(ctx context.Context, w *workload, existing *core
 	case err != nil:
 		return fmt.Errorf("deleting Argo CD cluster Secret %s/%s: %w", existing.Namespace, existing.Name, err)
 	}
-	writes.WithLabelValues("delete").Inc()
+	r.metrics().writes.WithLabelValues("delete").Inc()
 	if w != nil {
 		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonDeregistered, "Deregister",
 			"Removed Argo CD cluster Secret %s/%s: %s", existing.Namespace, existing.Name, why)

@@ -70,7 +70,7 @@ type tlsClientConfig struct {
 }
 
 // Build computes the Argo CD cluster Secret for a vcluster. It is a pure
-// function of its inputs; an *InputError says what in them is wrong.
+// function of its inputs; an *inputError says what in them is wrong.
 func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	w := src.Workload
 	ns, name := w.GetNamespace(), w.GetName()
@@ -89,7 +89,7 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	if src.KubeconfigSecret == nil {
 		return nil, inputErrorf(ReasonKubeconfigSecretMissing,
 			"kubeconfig Secret %s/%s does not exist; if the vcluster exports it under another name, set annotation %s on the %s",
-			ns, KubeconfigSecretName(w), KubeconfigSecretAnnotation, src.Kind)
+			ns, kubeconfigSecretName(w), KubeconfigSecretAnnotation, src.Kind)
 	}
 	creds, err := readCredentials(src.KubeconfigSecret)
 	if err != nil {
@@ -277,9 +277,9 @@ func SecretName(ns, name string) string {
 	return readable + "-" + hex.EncodeToString(sum[:])[:8]
 }
 
-// KubeconfigSecretName is the name of a vcluster's kubeconfig Secret in its
+// kubeconfigSecretName is the name of a vcluster's kubeconfig Secret in its
 // namespace: the annotation's value if set, else vcluster's default.
-func KubeconfigSecretName(w client.Object) string {
+func kubeconfigSecretName(w client.Object) string {
 	if v := w.GetAnnotations()[KubeconfigSecretAnnotation]; v != "" {
 		return v
 	}

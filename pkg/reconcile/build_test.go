@@ -49,7 +49,7 @@ func TestBuildRegistersAtServiceURLWithVerifiedTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := string(s.Data[ArgoCDServerKey]), "https://sandbox.vcluster-sandbox.svc"; got != want {
-		t.Errorf("server = %q, want %q (never the kubeconfig's %s)", got, want, vc.Server)
+		t.Errorf("server = %q, want %q (never the kubeconfig's https://localhost:8443)", got, want)
 	}
 	if got := string(s.Data[ArgoCDNameKey]); got != "vcluster-sandbox-sandbox" {
 		t.Errorf("name = %q", got)
@@ -230,9 +230,9 @@ func TestBuildRejectsBadInput(t *testing.T) {
 	kubeconfigWith := func(edit func(vc *fixture.VCluster) []byte) func(*Sources, *fixture.VCluster) {
 		return func(src *Sources, vc *fixture.VCluster) { src.KubeconfigSecret.Data[KubeconfigKey] = edit(vc) }
 	}
-	replaceInKubeconfig := func(old, new string) func(*Sources, *fixture.VCluster) {
+	replaceInKubeconfig := func(old, replacement string) func(*Sources, *fixture.VCluster) {
 		return func(src *Sources, _ *fixture.VCluster) {
-			src.KubeconfigSecret.Data[KubeconfigKey] = []byte(strings.Replace(string(src.KubeconfigSecret.Data[KubeconfigKey]), old, new, 1))
+			src.KubeconfigSecret.Data[KubeconfigKey] = []byte(strings.Replace(string(src.KubeconfigSecret.Data[KubeconfigKey]), old, replacement, 1))
 		}
 	}
 	tests := []struct {
@@ -299,7 +299,7 @@ func TestBuildRejectsBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("built %s, want an error", s.Name)
 			}
-			ie, ok := AsInputError(err)
+			ie, ok := asInputError(err)
 			if !ok {
 				t.Fatalf("error %q is not an InputError", err)
 			}
@@ -411,7 +411,7 @@ func TestIsVCluster(t *testing.T) {
 		obj  client.Object
 		want bool
 	}{{vc.StatefulSet(), true}, {vc.Deployment(), true}, {etcd, false}, {other, false}} {
-		if got := IsVCluster(tc.obj); got != tc.want {
+		if got := isVCluster(tc.obj); got != tc.want {
 			t.Errorf("IsVCluster(%s labels %v) = %t", tc.obj.GetName(), tc.obj.GetLabels(), got)
 		}
 	}

@@ -19,23 +19,23 @@ const (
 	ReasonBadName                 = "InvalidName"
 )
 
-// InputError says that a vcluster's objects are not fit to register: user
+// inputError says that a vcluster's objects are not fit to register: user
 // input is wrong or missing, and retrying will not help until it changes. The
 // message says what is wrong and what to do, and never holds secret content.
-type InputError struct {
+type inputError struct {
 	Reason  string
 	Message string
 }
 
-func (e *InputError) Error() string { return e.Message }
+func (e *inputError) Error() string { return e.Message }
 
 func inputErrorf(reason, format string, args ...any) error {
-	return &InputError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+	return &inputError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
-// AsInputError returns the InputError in err's chain, if any.
-func AsInputError(err error) (*InputError, bool) {
-	var ie *InputError
+// asInputError returns the InputError in err's chain, if any.
+func asInputError(err error) (*inputError, bool) {
+	var ie *inputError
 	ok := errors.As(err, &ie)
 	return ie, ok
 }

@@ -47,7 +47,7 @@ func FuzzBuild(f *testing.F) {
 
 		s, err := Build(src, opts)
 		if err != nil {
-			ie, ok := AsInputError(err)
+			ie, ok := asInputError(err)
 			if !ok {
 				t.Fatalf("not an InputError: %v", err)
 			}

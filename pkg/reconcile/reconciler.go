@@ -3,8 +3,11 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"sync"
+	"text/template"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,12 +17,31 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
+// cacheLagRequeue is how soon a vcluster is looked at again when the API
+// server holds a workload the cache does not hold yet.
+const cacheLagRequeue = time.Second
+
 // Options configure a Reconciler.
 type Options struct {
-	BuildOptions
+	// ArgoCDNamespaces are the namespaces of the Argo CD instances the
+	// registrar writes cluster Secrets into; the first is where a vcluster
+	// is registered.
+	ArgoCDNamespaces []string
+	// ClusterName renders the Argo CD cluster name from a NameData, unless
+	// the workload sets ClusterNameAnnotation.
+	ClusterName *template.Template
+	// PropagateLabels lists the workload label keys copied onto the Argo CD
+	// cluster Secret, for ApplicationSet cluster generators.
+	PropagateLabels []string
 	// NamespaceSelector limits the namespaces whose vclusters are trusted;
 	// nil trusts every namespace.
 	NamespaceSelector labels.Selector
+	// Credentials supplies what a registration's credentials are read
+	// from; nil reads the kubeconfig Secret vcluster exports.
+	Credentials CredentialSource
+	// Registry receives the reconciler's metrics; nil is
+	// controller-runtime's registry, which the manager serves.
+	Registry prometheus.Registerer
 }
 
 // Reconciler keeps one Argo CD cluster Secret per vcluster. Its requests
@@ -37,119 +59,247 @@ type Reconciler struct {
 	// watches follows kubeconfig Secrets outside the cache; set up by
 	// SetupWithManager.
 	watches *secretWatches
+	once    sync.Once
+	m       *reconcilerMetrics
 }
 
-// Reconcile brings the registration of one vcluster in line with its sources.
+// state is what the steps of one reconcile learn about a vcluster, each
+// step reading what the earlier ones left.
+type state struct {
+	key types.NamespacedName
+	// registrations are the Argo CD cluster Secrets the registrar owns for
+	// the vcluster, by Argo CD namespace.
+	registrations map[string]*corev1.Secret
+	workload      *workload
+	src           Sources
+	// desired are the Argo CD cluster Secrets to write, one per target.
+	desired []*corev1.Secret
+	result  ctrl.Result
+}
+
+// A step does one part of a reconcile. It returns done to end the
+// reconcile early (nothing left to do, or a terminal condition already
+// reported); an error ends it too, and is retried with backoff.
+type step struct {
+	name string
+	run  func(context.Context, *state) (done bool, err error)
+}
+
+// pipeline lists the steps of a reconcile, in order.
+func (r *Reconciler) pipeline() []step {
+	return []step{
+		{"registrations", r.readRegistrations}, // what the registrar wrote before, in every Argo CD namespace
+		{"workload", r.readWorkload},           // the StatefulSet or Deployment; if gone, deregister on proof only
+		{"trust", r.checkTrust},                // namespace selector, opt-out, readiness
+		{"service", r.readService},             // the vcluster's Service, for the server URL
+		{"credentials", r.readCredentials},     // Options.Credentials: the kubeconfig Secret
+		{"build", r.build},                     // pure: one desired Secret per target
+		{"apply", r.applyTargets},              // write what changed; remove registrations no target wants
+		// Post-apply steps follow here.
+	}
+}
+
+// Reconcile brings the registrations of one vcluster in line with its
+// sources by running the pipeline.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
-	key := req.NamespacedName
+	st := &state{key: req.NamespacedName}
+	for _, s := range r.pipeline() {
+		done, err := s.run(ctx, st)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if done {
+			break
+		}
+	}
+	return st.result, nil
+}
 
-	existing, err := r.registration(ctx, key)
-	if err != nil {
-		return ctrl.Result{}, err
+// readRegistrations finds the registrations the registrar owns for the
+// vcluster. The cache holds only cluster Secrets in the Argo CD namespaces.
+func (r *Reconciler) readRegistrations(ctx context.Context, st *state) (bool, error) {
+	st.registrations = map[string]*corev1.Secret{}
+	for _, ns := range r.Options.ArgoCDNamespaces {
+		s, err := r.registration(ctx, ns, st.key)
+		if err != nil {
+			return true, err
+		}
+		if s != nil {
+			st.registrations[ns] = s
+		}
 	}
-	w, err := getWorkload(ctx, r.Client, key)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if w == nil {
-		r.watches.release(key)
-		return r.handleMissingWorkload(ctx, key, existing)
-	}
+	return false, nil
+}
 
+// readWorkload reads the vcluster's workload from the cache. When the cache
+// does not hold it, its registrations are removed once the API server
+// confirms that it is gone: the cache holds only labelled workloads, so
+// its absence alone proves nothing.
+func (r *Reconciler) readWorkload(ctx context.Context, st *state) (bool, error) {
+	w, err := getWorkload(ctx, r.Client, st.key)
+	if err != nil {
+		return true, err
+	}
+	if w != nil {
+		st.workload = w
+		st.src = Sources{Workload: w.Object, Kind: w.Kind}
+		return false, nil
+	}
+	r.watches.release(st.key)
+	if len(st.registrations) == 0 {
+		return true, nil
+	}
+	live, err := getLiveState(ctx, r.APIReader, st.key)
+	if err != nil {
+		return true, err
+	}
+	switch live {
+	case liveVCluster:
+		// The cache lags behind the API server; look again shortly.
+		st.result.RequeueAfter = cacheLagRequeue
+		return true, nil
+	case liveOther:
+		// A workload whose vcluster labels were removed keeps its
+		// registration until it is deleted or opted out: only NotFound is
+		// proof that the vcluster is gone.
+		log.FromContext(ctx).Info("workload is no longer labelled as a vcluster; keeping its registration until it is deleted")
+		return true, nil
+	}
+	return true, r.deregisterAll(ctx, st, fmt.Sprintf("vcluster %s was deleted", st.key))
+}
+
+// checkTrust ends the reconcile of a vcluster that may not be registered,
+// removing any registration it has, or that is not ready for a first one.
+func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
+	w := st.workload
 	var ns corev1.Namespace
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: key.Namespace}, &ns); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: st.key.Namespace}, &ns); err != nil {
+		return true, fmt.Errorf("reading namespace %s: %w", st.key.Namespace, err)
 	}
 	if trusted, why := r.namespaceTrusted(&ns); !trusted {
-		r.watches.release(key)
-		if existing == nil && ns.Annotations[IgnoreAnnotation] != "true" {
+		r.watches.release(st.key)
+		if len(st.registrations) == 0 && ns.Annotations[IgnoreAnnotation] != "true" {
 			// Anyone who can create a StatefulSet, Service and Secret can
 			// make something that looks like a vcluster: say why it is not
 			// registered, so a real one is not silently missing.
 			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonUntrusted, "Register",
 				"not registered: %s", why)
 		}
-		return ctrl.Result{}, r.deregister(ctx, w, existing, why)
+		return true, r.deregisterAll(ctx, st, why)
 	}
 	if w.GetAnnotations()[IgnoreAnnotation] == "true" {
-		r.watches.release(key)
-		return ctrl.Result{}, r.deregister(ctx, w, existing,
-			fmt.Sprintf("%s %s is annotated %s=true", w.Kind, key, IgnoreAnnotation))
+		r.watches.release(st.key)
+		return true, r.deregisterAll(ctx, st,
+			fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, IgnoreAnnotation))
 	}
-	if !w.Ready && existing == nil {
-		logger.V(1).Info("vcluster not ready yet, waiting", "kind", w.Kind)
-		return ctrl.Result{}, nil
+	if !w.Ready && len(st.registrations) == 0 {
+		log.FromContext(ctx).V(1).Info("vcluster not ready yet, waiting", "kind", w.Kind)
+		return true, nil
 	}
-
-	src := Sources{Workload: w.Object, Kind: w.Kind}
-	var svc corev1.Service
-	found, _, err := getCachedOrLive(ctx, r.Client, r.APIReader, key, &svc)
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading Service %s: %w", key, err)
-	}
-	if found {
-		src.Service = &svc
-	}
-	secretKey := types.NamespacedName{Namespace: key.Namespace, Name: KubeconfigSecretName(w)}
-	var kubeconfig corev1.Secret
-	found, fromCache, err := getCachedOrLive(ctx, r.Client, r.APIReader, secretKey, &kubeconfig)
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading kubeconfig Secret %s: %w", secretKey, err)
-	}
-	if fromCache {
-		r.watches.release(key)
-	} else {
-		// Unlabelled or not there yet: watch it by name, so that its
-		// rotation (or creation) is seen at once.
-		r.watches.ensure(key, secretKey)
-	}
-	if found {
-		src.KubeconfigSecret = &kubeconfig
-	} else if existing != nil && existing.Annotations[KubeconfigSecretAnnotation] == secretKey.Name {
-		// The very Secret the registration was built from is gone: its
-		// credentials are no longer the vcluster's to hand out.
-		return ctrl.Result{}, r.deregister(ctx, w, existing,
-			fmt.Sprintf("its kubeconfig Secret %s was deleted", secretKey))
-	}
-
-	desired, err := Build(src, r.Options.BuildOptions)
-	if err != nil {
-		if ie, ok := AsInputError(err); ok {
-			// Terminal until the input changes, which a watch will tell us:
-			// say what is wrong, keep any earlier registration, don't retry.
-			reconcileErrors.WithLabelValues(ie.Reason).Inc()
-			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ie.Reason, "Register", "%s", ie.Message)
-			logger.Info("vcluster cannot be registered", "reason", ie.Reason, "error", ie.Message)
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, r.apply(ctx, w, existing, desired)
+	return false, nil
 }
 
-// handleMissingWorkload removes the registration of a vcluster whose
-// workload the cache no longer holds, once the API server confirms it is
-// gone. The cache holds only labelled workloads, so its absence alone
-// proves nothing.
-func (r *Reconciler) handleMissingWorkload(ctx context.Context, key types.NamespacedName, existing *corev1.Secret) (ctrl.Result, error) {
-	if existing == nil {
-		return ctrl.Result{}, nil
-	}
-	state, err := getLiveState(ctx, r.APIReader, key)
+// readService reads the vcluster's Service, which may carry no labels.
+// A missing Service is Build's to report.
+func (r *Reconciler) readService(ctx context.Context, st *state) (bool, error) {
+	var svc corev1.Service
+	found, _, err := getCachedOrLive(ctx, r.Client, r.APIReader, st.key, &svc)
 	if err != nil {
-		return ctrl.Result{}, err
+		return true, fmt.Errorf("reading Service %s: %w", st.key, err)
 	}
-	switch state {
-	case liveVCluster:
-		// The cache lags behind the API server; look again shortly.
-		return ctrl.Result{RequeueAfter: time.Second}, nil
-	case liveOther:
-		// A workload whose vcluster labels were removed keeps its
-		// registration until it is deleted or opted out: only NotFound is
-		// proof that the vcluster is gone.
-		log.FromContext(ctx).Info("workload is no longer labelled as a vcluster; keeping its registration until it is deleted")
-		return ctrl.Result{}, nil
+	if found {
+		st.src.Service = &svc
 	}
-	return ctrl.Result{}, r.deregister(ctx, nil, existing, fmt.Sprintf("vcluster %s was deleted", key))
+	return false, nil
+}
+
+// readCredentials reads what the credentials come from into the sources.
+// When the very object the registrations were built from is gone, its
+// credentials are no longer the vcluster's to hand out.
+func (r *Reconciler) readCredentials(ctx context.Context, st *state) (bool, error) {
+	from, found, err := r.credentials().Read(ctx, &st.src)
+	if err != nil || found {
+		return err != nil, err
+	}
+	for _, s := range st.registrations {
+		if s.Annotations[KubeconfigSecretAnnotation] == from.Name {
+			return true, r.deregisterAll(ctx, st, fmt.Sprintf("its kubeconfig Secret %s was deleted", from))
+		}
+	}
+	return false, nil
+}
+
+// build computes the desired registration for each target. Bad input is
+// terminal until it changes, which a watch will tell: say what is wrong,
+// keep any earlier registration, do not retry.
+func (r *Reconciler) build(ctx context.Context, st *state) (bool, error) {
+	for _, ns := range r.targets(st) {
+		desired, err := Build(st.src, BuildOptions{
+			ArgoCDNamespace: ns,
+			ClusterName:     r.Options.ClusterName,
+			PropagateLabels: r.Options.PropagateLabels,
+		})
+		if ie, ok := asInputError(err); ok {
+			r.metrics().errors.WithLabelValues(ie.Reason).Inc()
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ie.Reason, "Register", "%s", ie.Message)
+			log.FromContext(ctx).Info("vcluster cannot be registered", "reason", ie.Reason, "error", ie.Message)
+			return true, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		st.desired = append(st.desired, desired)
+	}
+	return false, nil
+}
+
+// targets are the Argo CD namespaces the vcluster is to be registered in:
+// the first of Options.ArgoCDNamespaces.
+func (r *Reconciler) targets(*state) []string {
+	return r.Options.ArgoCDNamespaces[:1]
+}
+
+// applyTargets writes each desired registration, then removes the
+// registrations in Argo CD namespaces no longer desired, once every desired
+// one is in place, so that a vcluster that moves is never unregistered in
+// between.
+func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) {
+	wanted := map[string]bool{}
+	allHeld := true
+	for _, d := range st.desired {
+		wanted[d.Namespace] = true
+		held, err := r.apply(ctx, st.workload, st.registrations[d.Namespace], d)
+		if err != nil {
+			return true, err
+		}
+		allHeld = allHeld && held
+	}
+	if !allHeld {
+		return false, nil
+	}
+	for ns, s := range st.registrations {
+		if !wanted[ns] {
+			if err := r.deregister(ctx, st.workload, s, "it is registered in another Argo CD namespace"); err != nil {
+				return true, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// deregisterAll removes every registration of the vcluster and says why.
+func (r *Reconciler) deregisterAll(ctx context.Context, st *state, why string) error {
+	for _, s := range st.registrations {
+		if err := r.deregister(ctx, st.workload, s, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) credentials() CredentialSource {
+	if r.Options.Credentials != nil {
+		return r.Options.Credentials
+	}
+	return kubeconfigSource{r}
 }

@@ -123,13 +123,6 @@ func (w *secretWatches) releaseLocked(vcluster types.NamespacedName) {
 	}
 }
 
-// count is the number of running watches.
-func (w *secretWatches) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.bySecret)
-}
-
 // run starts a metadata-only informer on one Secret by name.
 func (w *secretWatches) run(secret types.NamespacedName, sw *secretWatch) context.CancelFunc {
 	ctx, cancel := context.WithCancel(w.ctx)

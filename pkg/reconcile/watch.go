@@ -2,7 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,13 +39,13 @@ const (
 
 // CacheOptions narrow the manager's cache to what the registrar reads:
 // workloads, Services and Secrets labelled app=vcluster, and in the Argo CD
-// namespace only its cluster Secrets (ours, and others' for collision
-// checks). No cluster-wide cache of
-// Secrets exists, so memory does not grow with unrelated Secrets. Managed
-// fields are dropped from every cached object. With watchNamespaces, only
-// those namespaces (and the Argo CD namespace) are watched, so the
-// registrar needs no cluster-wide read access to Secrets.
-func CacheOptions(argocdNamespace string, watchNamespaces ...string) cache.Options {
+// namespaces only cluster Secrets (ours, and others' for collision
+// checks). No cluster-wide cache of Secrets exists, so memory does not grow
+// with unrelated Secrets. Managed fields are dropped from every cached
+// object. With watchNamespaces, only those namespaces (and the Argo CD
+// namespaces) are watched, so the registrar needs no cluster-wide read
+// access to Secrets.
+func CacheOptions(argocdNamespaces []string, watchNamespaces ...string) cache.Options {
 	vcluster := labels.SelectorFromSet(labels.Set{VClusterAppLabel: VClusterAppValue})
 	clusters := labels.SelectorFromSet(labels.Set{ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue})
 	secrets := map[string]cache.Config{cache.AllNamespaces: {LabelSelector: vcluster}}
@@ -55,9 +58,11 @@ func CacheOptions(argocdNamespace string, watchNamespaces ...string) cache.Optio
 			defaults[ns] = cache.Config{}
 		}
 	}
-	// Set last: the Argo CD namespace may also be a watched namespace, and
+	// Set last: an Argo CD namespace may also be a watched namespace, and
 	// there only Argo CD cluster Secrets are cached.
-	secrets[argocdNamespace] = cache.Config{LabelSelector: clusters}
+	for _, ns := range argocdNamespaces {
+		secrets[ns] = cache.Config{LabelSelector: clusters}
+	}
 	return cache.Options{
 		DefaultNamespaces: defaults,
 		DefaultTransform:  cache.TransformStripManagedFields(),
@@ -75,10 +80,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	ctx := context.Background()
 	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &appsv1.Deployment{}} {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, kubeconfigSecretIndex, func(o client.Object) []string {
-			if !IsVCluster(o) {
+			if !isVCluster(o) {
 				return nil
 			}
-			return []string{KubeconfigSecretName(o)}
+			return []string{kubeconfigSecretName(o)}
 		}); err != nil {
 			return err
 		}
@@ -89,7 +94,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			return err
 		}
 	}
-	registered.use(mgr.GetCache(), r.Options.ArgoCDNamespace)
+	if len(r.Options.ArgoCDNamespaces) == 0 {
+		return errors.New("no Argo CD namespace to register vclusters in")
+	}
+	r.m = newReconcilerMetrics(mgr.GetCache(), r.Options.ArgoCDNamespaces)
+	if err := r.metrics().register(r.Options.Registry); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 	meta, err := metadata.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -134,7 +145,7 @@ func clusterSecretField(key string) client.IndexerFunc {
 }
 
 func workloadRequest(_ context.Context, o client.Object) []reconcile.Request {
-	if !IsVCluster(o) {
+	if !isVCluster(o) {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
@@ -151,7 +162,7 @@ func serviceRequest(_ context.Context, o client.Object) []reconcile.Request {
 // kubeconfig Secret to the vclusters that read it.
 func (r *Reconciler) secretRequests(ctx context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
-	if o.GetNamespace() == r.Options.ArgoCDNamespace && l[ManagedByLabel] == ManagedByValue {
+	if slices.Contains(r.Options.ArgoCDNamespaces, o.GetNamespace()) && l[ManagedByLabel] == ManagedByValue {
 		ns, name := l[SourceNamespaceLabel], l[SourceNameLabel]
 		if ns == "" || name == "" {
 			return nil
@@ -185,7 +196,7 @@ func (r *Reconciler) namespaceRequests(ctx context.Context, o client.Object) []r
 func requestsFor(list client.ObjectList) []reconcile.Request {
 	var reqs []reconcile.Request
 	add := func(o client.Object) {
-		if IsVCluster(o) {
+		if isVCluster(o) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 		}
 	}

@@ -73,7 +73,7 @@ func runBaseline(args []string) int {
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
 
-	cacheOpts := reconcile.CacheOptions(*argocd)
+	cacheOpts := reconcile.CacheOptions([]string{*argocd})
 	for obj := range cacheOpts.ByObject {
 		if _, ok := obj.(*corev1.Secret); ok && *naive {
 			delete(cacheOpts.ByObject, obj)
@@ -98,10 +98,10 @@ func runBaseline(args []string) int {
 		Client:    c,
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("registrar"),
-		Options: reconcile.Options{BuildOptions: reconcile.BuildOptions{
-			ArgoCDNamespace: *argocd,
-			ClusterName:     template.Must(template.New("cluster-name").Option("missingkey=error").Parse(reconcile.DefaultClusterNameTemplate)),
-		}},
+		Options: reconcile.Options{
+			ArgoCDNamespaces: []string{*argocd},
+			ClusterName:      template.Must(template.New("cluster-name").Option("missingkey=error").Parse(reconcile.DefaultClusterNameTemplate)),
+		},
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: *concurrency}); err != nil {
 		fmt.Fprintln(os.Stderr, err)

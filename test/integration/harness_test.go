@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -50,6 +51,8 @@ type env struct {
 	// wrapAPIReader, if set before start, stands between the registrar and
 	// its live reads from the API server, to inject failures.
 	wrapAPIReader func(client.Reader) client.Reader
+	// registry holds the metrics of the running registrar.
+	registry *prometheus.Registry
 	// writes counts the requests of the registrar that change something in
 	// the API server (create, update, patch, delete), events included.
 	writes atomic.Int64
@@ -81,22 +84,24 @@ func randomID() string {
 func (e *env) start(configure ...func(*reconcile.Options)) {
 	t := e.t
 	t.Helper()
+	e.registry = prometheus.NewRegistry()
 	opts := reconcile.Options{
-		BuildOptions:      reconcile.BuildOptions{ArgoCDNamespace: e.argocd},
+		ArgoCDNamespaces:  []string{e.argocd},
 		NamespaceSelector: labels.SelectorFromSet(labels.Set{testLabel: e.id}),
+		Registry:          e.registry,
 	}
 	for _, c := range configure {
 		c(&opts)
 	}
 	mgr, err := ctrl.NewManager(e.countingConfig(), ctrl.Options{
 		Scheme:  scheme.Scheme,
-		Cache:   reconcile.CacheOptions(e.argocd, e.watchNamespaces...),
+		Cache:   reconcile.CacheOptions([]string{e.argocd}, e.watchNamespaces...),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var apiReader client.Reader = mgr.GetAPIReader()
+	apiReader := mgr.GetAPIReader()
 	if e.wrapAPIReader != nil {
 		apiReader = e.wrapAPIReader(apiReader)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -133,7 +134,7 @@ func TestNoSecretMaterialInLogsEventsOrMetrics(t *testing.T) {
 	for _, ev := range events.Items {
 		notes.WriteString(ev.Note + "\n")
 	}
-	families, err := metrics.Registry.Gather()
+	families, err := prometheus.Gatherers{metrics.Registry, e.registry}.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,48 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// A CredentialSource supplies what a registration's credentials are read
+// from. The kubeconfig Secret vcluster exports is the first; a source that
+// mints a ServiceAccount token inside the vcluster would be another.
+type CredentialSource interface {
+	// Read puts the vcluster's credentials, or what Build parses them from,
+	// into src. from names the host object they come from, recorded on the
+	// registration; found is false when the API server says it does not
+	// exist. Bad input is left for Build to report; an error is retried.
+	Read(ctx context.Context, src *Sources) (from types.NamespacedName, found bool, err error)
+}
+
+// kubeconfigSource reads the kubeconfig Secret of a vcluster, from the
+// cache when it carries vcluster's labels and from the API server when not
+// (vclusters before 0.24, custom names).
+type kubeconfigSource struct{ r *Reconciler }
+
+func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.NamespacedName, bool, error) {
+	r := k.r
+	vcluster := client.ObjectKeyFromObject(src.Workload)
+	key := types.NamespacedName{Namespace: vcluster.Namespace, Name: kubeconfigSecretName(src.Workload)}
+	var secret corev1.Secret
+	found, fromCache, err := getCachedOrLive(ctx, r.Client, r.APIReader, key, &secret)
+	if err != nil {
+		return key, false, fmt.Errorf("reading kubeconfig Secret %s: %w", key, err)
+	}
+	if fromCache {
+		r.watches.release(vcluster)
+	} else {
+		// Unlabelled or not there yet: watch it by name, so that its
+		// rotation (or creation) is seen at once.
+		r.watches.ensure(vcluster, key)
+	}
+	if found {
+		src.KubeconfigSecret = &secret
+	}
+	return key, found, nil
+}
