@@ -2,8 +2,6 @@ package chart
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -11,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // Every rendered manifest is accepted by a real kube-apiserver with strict
@@ -29,7 +29,7 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			id := randomID()
+			id := fixture.RandomID()
 			ns := "registrar-" + id
 			r := release{name: "r" + id, namespace: ns, set: append(set, "argocdNamespace=argocd-"+id)}
 			// watchNamespaces are rendered as ns1/ns2: make them unique too.
@@ -53,7 +53,7 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 // The check above can fail: the same API server refuses a Deployment with
 // a field the schema does not know.
 func TestStrictValidationRefusesUnknownFields(t *testing.T) {
-	id := randomID()
+	id := fixture.RandomID()
 	ns := "registrar-" + id
 	createNamespace(t, ns, nil)
 	m := release{name: "r" + id, namespace: ns}.template(t)
@@ -97,10 +97,4 @@ func createNamespace(t *testing.T, name string, labels map[string]string) {
 	if err := k8sClient.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
 	}
-}
-
-func randomID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

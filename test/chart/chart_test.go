@@ -76,10 +76,7 @@ func TestDefaultsDeployHardenedRegistrar(t *testing.T) {
 	}
 
 	// Probes: on the probe port, the paths the binary serves.
-	ports := map[string]int32{}
-	for _, p := range c.Ports {
-		ports[p.Name] = p.ContainerPort
-	}
+	ports := containerPorts(c)
 	if ports["probes"] != 8081 || ports["metrics"] != 8080 {
 		t.Errorf("container ports = %v, want probes 8081 and metrics 8080", ports)
 	}
@@ -251,10 +248,7 @@ func TestValuesMapToFlags(t *testing.T) {
 	if c.Image != "registry.example/registrar:v9" || c.ImagePullPolicy != corev1.PullAlways {
 		t.Errorf("image %q pullPolicy %q", c.Image, c.ImagePullPolicy)
 	}
-	ports := map[string]int32{}
-	for _, p := range c.Ports {
-		ports[p.Name] = p.ContainerPort
-	}
+	ports := containerPorts(c)
 	if ports["metrics"] != 9090 || ports["probes"] != 9091 {
 		t.Errorf("ports = %v", ports)
 	}
@@ -262,6 +256,15 @@ func TestValuesMapToFlags(t *testing.T) {
 	if kinds := m.kinds(); kinds["Role"] != 5 {
 		t.Errorf("Roles = %d, want 5 (2 per watched namespace, 1 for Argo CD, none for leader election)", kinds["Role"])
 	}
+}
+
+// containerPorts maps the names of c's ports to their numbers.
+func containerPorts(c corev1.Container) map[string]int32 {
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	return ports
 }
 
 func TestLabelsAnnotationsAndScheduling(t *testing.T) {

@@ -3,13 +3,8 @@ package chart
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,20 +29,21 @@ const timeout = 30 * time.Second
 // installed is the chart installed into the test API server as release
 // "r<id>" in namespace "registrar-<id>", Argo CD in "argocd-<id>".
 type installed struct {
-	t                 *testing.T
-	id, ns, argocd    string
-	m                 *manifests
-	serviceAccount    string
-	asServiceAccount  client.Client // impersonates the chart's ServiceAccount
-	registrarProbeURL string
-	// stopRegistrar stops the registrar started by startRegistrar and
-	// checks it exited cleanly; it also runs at the end of the test.
+	t                *testing.T
+	id, ns, argocd   string
+	m                *manifests
+	serviceAccount   string
+	asServiceAccount client.Client // impersonates the chart's ServiceAccount
+	// registrar is the process startRegistrar started.
+	registrar *fixture.Controller
+	// stopRegistrar stops it and checks that it exited cleanly; it also
+	// runs at the end of the test.
 	stopRegistrar func()
 }
 
 func install(t *testing.T, set ...string) *installed {
 	t.Helper()
-	id := randomID()
+	id := fixture.RandomID()
 	in := &installed{t: t, id: id, ns: "registrar-" + id, argocd: "argocd-" + id}
 	createNamespace(t, in.ns, nil)
 	createNamespace(t, in.argocd, nil)
@@ -76,84 +70,34 @@ func (in *installed) user() string {
 func (in *installed) startRegistrar() {
 	t := in.t
 	t.Helper()
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := clientcmd.WriteToFile(clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{"test": {Server: cfg.Host, CertificateAuthorityData: cfg.CAData}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"sa": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: in.user()}},
-		Contexts:       map[string]*clientcmdapi.Context{"test": {Cluster: "test", AuthInfo: "sa"}},
-		CurrentContext: "test",
-	}, kubeconfig); err != nil {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := fixture.WriteKubeconfig(cfg, kubeconfig, in.user()); err != nil {
 		t.Fatal(err)
 	}
-	probe := freeAddress(t)
-	args := append(in.m.container(t).Args, "--health-probe-bind-address="+probe, "--metrics-bind-address=0")
-	logPath := filepath.Join(dir, "registrar.log")
-	logs, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(registrar, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var stopping atomic.Bool
-	exited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		// A registrar that exits on its own (a refused flag, a fatal
-		// error) fails the test at once rather than at the next timeout.
-		if !stopping.Load() {
-			t.Errorf("registrar exited early: %v", err)
-		}
-		exited <- err
-	}()
+	in.registrar = fixture.StartRegistrar(t, kubeconfig, in.m.container(t).Args...)
 	var once sync.Once
 	in.stopRegistrar = func() {
+		// SIGTERM is a graceful stop: exit status 0. A registrar that
+		// exited on its own (a refused flag, a fatal error) fails too.
 		once.Do(func() {
-			stopping.Store(true)
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-exited:
-				// SIGTERM is a graceful stop: exit status 0.
-				if err != nil {
-					t.Errorf("registrar stopped with %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Error("registrar did not stop within 10s of SIGTERM")
-			}
-			logs.Close()
-			if t.Failed() {
-				out, _ := os.ReadFile(logPath)
-				t.Logf("registrar %v logs:\n%s", args, out)
+			if err := in.registrar.Stop(); err != nil {
+				t.Error(err)
 			}
 		})
 	}
 	t.Cleanup(in.stopRegistrar)
-	in.registrarProbeURL = "http://" + probe
 }
 
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	addr, err := fixture.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// newVCluster writes a ready vcluster's objects into ns, as vcluster does.
-func (in *installed) newVCluster(ns, name string) *appsv1.StatefulSet {
+// newVCluster writes a ready vcluster's objects into ns, as vcluster does,
+// and returns its StatefulSet.
+func (in *installed) newVCluster(ns, name string) client.Object {
 	t := in.t
 	t.Helper()
 	vc, err := fixture.NewVCluster(name, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sts, err := vc.Write(context.Background(), k8sClient, true)
+	sts, err := vc.Create(context.Background(), k8sClient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,27 +114,24 @@ func (in *installed) registered(ns, name string) bool {
 	return err == nil
 }
 
+// eventually waits for cond while the registrar runs: one that exits
+// fails the wait at once rather than at the timeout.
 func (in *installed) eventually(what string, cond func() bool) {
 	in.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) || in.t.Failed() {
-			in.t.Fatalf("gave up waiting until %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
+	fixture.Eventually(in.t, what, cond, fixture.Within(timeout), fixture.WhileRunning(in.process()))
+}
+
+func (in *installed) process() *fixture.Process {
+	if in.registrar == nil {
+		return nil
 	}
+	return in.registrar.Process
 }
 
 func (in *installed) eventuallyReady() {
 	in.t.Helper()
-	in.eventually("the registrar's /readyz answers 200 (every informer synced)", func() bool {
-		resp, err := http.Get(in.registrarProbeURL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	fixture.Await(in.t, "the registrar's /readyz answers 200 (every informer synced)", fixture.Succeeds(in.registrar.Ready),
+		fixture.Within(timeout), fixture.WhileRunning(in.process()))
 }
 
 // eventuallyEvent waits for an events.k8s.io event of reason on name in ns;
@@ -230,7 +171,7 @@ func secret(ns, name string) *corev1.Secret {
 // registration when the vcluster is deleted. Writes outside the Argo CD
 // namespace are refused.
 func TestRBACSufficesClusterWide(t *testing.T) {
-	id := randomID()
+	id := fixture.RandomID()
 	in := install(t, "namespaceSelector=registrar-chart-test="+id)
 	vcNS := "vc-" + id
 	createNamespace(t, vcNS, map[string]string{"registrar-chart-test": id})
@@ -288,7 +229,7 @@ func TestRBACSufficesClusterWide(t *testing.T) {
 // outside them: it registers the vcluster it watches, and the
 // ServiceAccount may neither read nor list Secrets elsewhere.
 func TestRBACWatchNamespacesConfinesSecrets(t *testing.T) {
-	id := randomID()
+	id := fixture.RandomID()
 	watched, other := "watched-"+id, "other-"+id
 	createNamespace(t, watched, nil)
 	createNamespace(t, other, nil)
