@@ -55,11 +55,7 @@ func TestKindStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheme, err := NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := client.New(cfg, client.Options{Scheme: scheme})
+	host, err := NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +134,7 @@ func vclusterClient(ctx context.Context, t *testing.T, host client.Client, cfg *
 	// The StatefulSet's single pod, <name>-0, serves on 8443.
 	rc.Host = "https://" + forwardPort(t, cfg, ns, name+"-0", 8443)
 	rc.TLSClientConfig.ServerName = "localhost"
-	scheme, err := NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(rc, client.Options{Scheme: scheme})
+	c, err := NewClient(rc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,19 +3,16 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,45 +22,28 @@ import (
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
-// stack runs the offline twin's processes, each logging to a file of its
-// own, and stops them in reverse order of start. On a failed test it dumps
-// the tail of every log.
+// stack is the offline twin's working directory: its processes log there
+// (fixture.StartForTest stops them in reverse order of start and, on a
+// failed test, shows the tail of every log), and it is kept when the test
+// fails.
 type stack struct {
-	t     *testing.T
-	dir   string
-	procs []*proc
-	// stops run after the processes are stopped, last registered first.
-	stops []func()
+	t   *testing.T
+	dir string
 }
-
-type proc struct {
-	name, log string
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	err       error
-}
-
-// logTail is how much of each log a failed run shows.
-const logTail = 150
 
 func newStack(t *testing.T) *stack {
 	dir, err := os.MkdirTemp("", "registrar-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, dir: dir}
 	t.Cleanup(func() {
-		if t.Failed() {
-			s.dumpLogs()
-		}
-		s.stopAll()
 		if !t.Failed() {
 			_ = os.RemoveAll(dir)
 		} else {
 			t.Logf("logs and data kept in %s", dir)
 		}
 	})
-	return s
+	return &stack{t: t, dir: dir}
 }
 
 // path makes a directory under the stack's and returns it.
@@ -76,94 +56,18 @@ func (s *stack) path(elem ...string) string {
 }
 
 // start runs bin with args and extra environment, logging to <name>.log.
-func (s *stack) start(name string, env []string, bin string, args ...string) *proc {
+func (s *stack) start(name string, env []string, bin string, args ...string) *fixture.Process {
 	s.t.Helper()
-	p := &proc{name: name, log: filepath.Join(s.dir, name+".log"), exited: make(chan struct{})}
-	f, err := os.Create(p.log)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		s.t.Fatalf("starting %s: %v", name, err)
-	}
-	s.procs = append(s.procs, p)
-	go func() {
-		p.err = p.cmd.Wait()
-		f.Close()
-		close(p.exited)
-	}()
-	return p
+	return fixture.StartForTest(s.t, fixture.Command{Name: name, Path: bin, Args: args, Env: env, Log: s.log(name)})
 }
+
+func (s *stack) log(name string) string { return filepath.Join(s.dir, name+".log") }
 
 // waitReady polls ready until it returns nil, failing the test when p exits
 // first or timeout passes.
-func (s *stack) waitReady(p *proc, timeout time.Duration, ready func() error) {
+func (s *stack) waitReady(p *fixture.Process, timeout time.Duration, ready func() error) {
 	s.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		err := ready()
-		if err == nil {
-			return
-		}
-		select {
-		case <-p.exited:
-			s.t.Fatalf("%s exited before it was ready (%v):\n%s", p.name, p.err, tail(p.log, logTail))
-		case <-deadline:
-			s.t.Fatalf("%s not ready after %s: %v", p.name, timeout, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func (s *stack) stopAll() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
-	for i := len(s.stops) - 1; i >= 0; i-- {
-		s.stops[i]()
-	}
-}
-
-func (s *stack) dumpLogs() {
-	for _, p := range s.procs {
-		state := "running"
-		select {
-		case <-p.exited:
-			state = fmt.Sprintf("exited: %v", p.err)
-		default:
-		}
-		s.t.Logf("===== %s (%s), last %d lines of %s =====\n%s", p.name, state, logTail, p.log, tail(p.log, logTail))
-	}
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
+	fixture.Await(s.t, p.Name+" is ready", fixture.Succeeds(ready), fixture.Within(timeout), fixture.WhileRunning(p))
 }
 
 // freeAddr asks the kernel for a free loopback port.
@@ -188,21 +92,6 @@ func dialable(addr string) func() error {
 			c.Close()
 		}
 		return err
-	}
-}
-
-func httpOK(url string) func() error {
-	return func() error {
-		c := http.Client{Timeout: time.Second}
-		resp, err := c.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(url + ": " + resp.Status)
-		}
-		return nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -56,7 +56,10 @@ func TestLocalStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	assets, err := fixture.TestBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := os.Getenv("E2E_BIN")
 	if bin == "" {
 		bin = filepath.Join(repoRoot, "bin")
@@ -64,15 +67,11 @@ func TestLocalStory(t *testing.T) {
 	registrar := filepath.Join(bin, "registrar")
 	controller := filepath.Join(bin, "argocd-application-controller")
 	repoServer := filepath.Join(bin, "argocd-repo-server")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make e2e-local`")
-	}
 	helm := os.Getenv("HELM")
 	if helm == "" {
 		helm = filepath.Join(bin, "helm")
 	}
-	requireTools(t, filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"),
-		registrar, controller, repoServer, helm, "redis-server", "git", "unshare", "mount")
+	requireTools(t, registrar, controller, repoServer, helm, "redis-server", "git", "unshare", "mount")
 	if os.Geteuid() != 0 {
 		t.Fatal("the offline twin needs root: its vcluster stand-ins listen on port 443 and Argo CD's controller runs in a private mount namespace")
 	}
@@ -88,31 +87,15 @@ func TestLocalStory(t *testing.T) {
 	s := newStack(t)
 
 	// Host cluster, with Argo CD's CRDs.
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDInstallOptions: envtest.CRDInstallOptions{Paths: []string{
-			filepath.Join(argoSrc, "manifests/crds/application-crd.yaml"),
-			filepath.Join(argoSrc, "manifests/crds/appproject-crd.yaml"),
-		}},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting the host API server: %v", err)
-	}
-	s.stops = append(s.stops, func() { _ = env.Stop() })
 	scheme, err := NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig := filepath.Join(s.dir, "host.kubeconfig")
-	if err := fixture.WriteKubeconfig(cfg, kubeconfig, ""); err != nil {
-		t.Fatal(err)
-	}
+	h := fixture.StartHostForTest(t, fixture.Binaries(assets), fixture.Scheme(scheme), fixture.CRDs(
+		filepath.Join(argoSrc, "manifests/crds/application-crd.yaml"),
+		filepath.Join(argoSrc, "manifests/crds/appproject-crd.yaml"),
+	))
+	cfg, host, kubeconfig := h.Config, h.Client, h.Kubeconfig
 	createArgoCDObjects(ctx, t, host)
 	registrarArgs, serviceAccount := installChartRBAC(ctx, t, host, helm, filepath.Join(repoRoot, "charts/registrar"))
 	// The registrar acts as the chart's ServiceAccount: its RBAC is the chart's.
@@ -188,53 +171,47 @@ func TestLocalStory(t *testing.T) {
 		"--metrics-port", port(controllerMetrics))
 
 	// The registrar, with the flags the chart renders, its listeners moved
-	// to free loopback ports.
-	registrarMetrics, registrarProbes := freeAddr(t), freeAddr(t)
-	args := []string{"--kubeconfig", registrarKubeconfig}
-	moved := 0
-	for _, a := range registrarArgs {
-		switch {
-		case strings.HasPrefix(a, "--metrics-bind-address="):
-			a = "--metrics-bind-address=" + registrarMetrics
-			moved++
-		case strings.HasPrefix(a, "--health-probe-bind-address="):
-			a = "--health-probe-bind-address=" + registrarProbes
-			moved++
+	// to free loopback ports (flags given later win).
+	for _, flag := range []string{"--metrics-bind-address=", "--health-probe-bind-address="} {
+		if !slices.ContainsFunc(registrarArgs, func(a string) bool { return strings.HasPrefix(a, flag) }) {
+			t.Fatalf("the chart's args %q lack %s", registrarArgs, flag)
 		}
-		args = append(args, a)
 	}
-	if moved != 2 {
-		t.Fatalf("the chart's args %q lack --metrics-bind-address= or --health-probe-bind-address=", registrarArgs)
-	}
-	t.Logf("registrar %s", strings.Join(args[2:], " "))
-	registrarProc := s.start("registrar", nil, registrar, args...)
+	t.Logf("registrar %s", strings.Join(registrarArgs, " "))
+	registrarProc := fixture.StartControllerForTest(t, fixture.Command{
+		Name: "registrar", Path: registrar, Args: registrarArgs, Log: s.log("registrar"),
+	}, registrarKubeconfig)
 
 	s.waitReady(redisProc, 20*time.Second, func() error {
 		return redis.NewClient(&redis.Options{Addr: redisAddr}).Ping(ctx).Err()
 	})
 	s.waitReady(repoProc, 60*time.Second, dialable(repoAddr))
-	s.waitReady(controllerProc, 60*time.Second, httpOK("http://"+controllerMetrics+"/metrics"))
-	s.waitReady(registrarProc, 30*time.Second, httpOK("http://"+registrarProbes+"/readyz"))
+	s.waitReady(controllerProc, 60*time.Second, func() error { return fixture.HTTPGetOK("http://" + controllerMetrics + "/metrics") })
+	s.waitReady(registrarProc.Process, 30*time.Second, registrarProc.Ready)
 
 	wg.Wait()
-	for i, si := range standIns {
-		if standInErrs[i] != nil {
-			t.Fatalf("starting the stand-in of %s: %v", vcs[i].Name, standInErrs[i])
+	for _, si := range standIns {
+		if si != nil {
+			t.Cleanup(si.Stop)
 		}
-		s.stops = append(s.stops, si.Stop)
+	}
+	for i, err := range standInErrs {
+		if err != nil {
+			t.Fatalf("starting the stand-in of %s: %v", vcs[i].Name, err)
+		}
 	}
 
 	var story []VCluster
 	workloads := map[string]client.Object{}
 	for i, vc := range vcs {
 		workloads[vc.Name] = writeVCluster(ctx, t, host, vc)
-		inside, err := client.New(&rest.Config{
+		inside, err := NewClient(&rest.Config{
 			Host: "https://" + standIns[i].Addr,
 			TLSClientConfig: rest.TLSClientConfig{
 				CAData: vc.PKI.CACert, CertData: vc.PKI.ClientCert, KeyData: vc.PKI.ClientKey,
 				ServerName: vc.Name + "." + vc.Namespace,
 			},
-		}, client.Options{Scheme: scheme})
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +306,7 @@ func writeVCluster(ctx context.Context, t *testing.T, host client.Client, vc *fi
 	if err := host.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vc.Namespace}}); err != nil {
 		t.Fatal(err)
 	}
-	sts, err := vc.Write(ctx, host, true)
+	sts, err := vc.Create(ctx, host)
 	if err != nil {
 		t.Fatal(err)
 	}
