@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -24,9 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
@@ -48,16 +45,12 @@ func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...
 func run(registrar, assets string) error {
 	ctx := context.Background()
 	step("starting a local control plane (kube-apiserver + etcd from %s)", assets)
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
+	host, err := fixture.StartHost(fixture.Binaries(assets))
 	if err != nil {
 		return err
 	}
-	defer func() { _ = env.Stop() }()
-	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	if err != nil {
-		return err
-	}
+	defer func() { _ = host.Stop() }()
+	c := host.Client
 
 	const ns, name = "vcluster-sandbox", "sandbox"
 	step("creating vcluster %q in namespace %q as vcluster writes it: StatefulSet, Service, kubeconfig Secret vc-%s", name, ns, name)
@@ -70,7 +63,7 @@ func run(registrar, assets string) error {
 			return err
 		}
 	}
-	sts, err := vc.Write(ctx, c, true)
+	workload, err := vc.Create(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -83,52 +76,28 @@ func run(registrar, assets string) error {
 	}
 	defer standIn.Stop()
 
-	dir, err := os.MkdirTemp("", "registrar-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := fixture.WriteKubeconfig(cfg, kubeconfig, ""); err != nil {
-		return err
-	}
 	step("running %s --kubeconfig ... --argocd-namespace argocd", registrar)
-	logPath := filepath.Join(dir, "registrar.log")
-	logFile, err := os.Create(logPath)
+	reg, err := fixture.StartController(fixture.Command{
+		Name: "registrar", Path: registrar, Args: []string{"--argocd-namespace", "argocd"},
+		Log: filepath.Join(host.Dir, "registrar.log"),
+	}, host.Kubeconfig)
 	if err != nil {
 		return err
 	}
-	metricsAddr, err := fixture.FreeAddr()
-	if err != nil {
-		return err
-	}
-	probeAddr, err := fixture.FreeAddr()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(registrar, "--kubeconfig", kubeconfig, "--argocd-namespace", "argocd",
-		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
+	defer func() { _ = reg.Stop() }()
 
 	key := client.ObjectKey{Namespace: "argocd", Name: reconcile.SecretName(ns, name)}
 	var registered corev1.Secret
 	start := time.Now()
-	if err := poll(30*time.Second, func() (bool, error) {
+	err = fixture.Poll(ctx, "the vcluster is registered", func(ctx context.Context) (bool, string, error) {
 		err := c.Get(ctx, key, &registered)
 		if apierrors.IsNotFound(err) {
-			return false, nil
+			return false, "", nil
 		}
-		return err == nil, err
-	}); err != nil {
-		log, _ := os.ReadFile(logPath)
-		return fmt.Errorf("no registration: %w\nregistrar log:\n%s", err, log)
+		return err == nil, "", err
+	}, fixture.Within(30*time.Second), fixture.WhileRunning(reg.Process))
+	if err != nil {
+		return fmt.Errorf("no registration: %w\nregistrar log:\n%s", err, reg.Tail(200))
 	}
 	step("Argo CD cluster Secret %s/%s, written %s after start (secret values redacted):", key.Namespace, key.Name, time.Since(start).Round(time.Millisecond))
 	out, err := redacted(&registered)
@@ -162,13 +131,14 @@ func run(registrar, assets string) error {
 		cluster.Name, cluster.Server, cluster.Config.ServerName, len(nsList.Items))
 
 	step("deleting the vcluster's StatefulSet")
-	if err := c.Delete(ctx, sts); err != nil {
+	if err := c.Delete(ctx, workload); err != nil {
 		return err
 	}
-	if err := poll(30*time.Second, func() (bool, error) {
+	err = fixture.Poll(ctx, "the registration is removed", func(ctx context.Context) (bool, string, error) {
 		err := c.Get(ctx, key, &corev1.Secret{})
-		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
-	}); err != nil {
+		return apierrors.IsNotFound(err), "", client.IgnoreNotFound(err)
+	}, fixture.Within(30*time.Second), fixture.WhileRunning(reg.Process))
+	if err != nil {
 		return fmt.Errorf("registration not removed: %w", err)
 	}
 	fmt.Println("    the registration is gone")
@@ -219,23 +189,6 @@ func redacted(s *corev1.Secret) (string, error) {
 	}
 	out, err := yaml.Marshal(view)
 	return string(out), err
-}
-
-func poll(timeout time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func indent(s string) string {
