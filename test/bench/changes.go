@@ -10,13 +10,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
-	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // burst is scenario 3; the fleet it creates stays for scenario 6.
 func (b *bench) burst() (*fleet, error) {
 	n := b.o.burstN
-	f := newFleet("burst", n, b.o.unlabelled, b.pki)
+	f, err := newFleet("burst", n, b.o.unlabelled, b.pki)
+	if err != nil {
+		return nil, err
+	}
 	if err := b.cl.createNamespaces(b.ctx, f.namespaces(), b.o.workers); err != nil {
 		return nil, err
 	}
@@ -72,24 +74,18 @@ func (b *bench) rotation(f *fleet) error {
 		var lat []time.Duration
 		for k := 0; k < b.o.rotations; k++ {
 			i := (k*n/b.o.rotations + n/(2*b.o.rotations)) % n
-			var pki *fixture.PKI
-			cert, key, err := f.vcs[i].PKI.IssueClient("admin", "system:masters")
+			vc := f.vcs[i]
+			rotate := vc.Rotate
 			if newCA {
-				pki, err = fixture.NewPKI(vclusterName, fixture.ServingSANs(vclusterName, f.vcs[i].Namespace))
-				if err == nil {
-					cert, key = pki.ClientCert, pki.ClientKey
-				}
-			}
-			if err != nil {
-				return err
-			}
-			marker := base64.StdEncoding.EncodeToString(cert)
-			if newCA {
-				marker = base64.StdEncoding.EncodeToString(pki.CACert)
+				rotate = vc.RotateCA
 			}
 			start := time.Now()
-			if err := f.rotate(b.ctx, b.cl.c, i, pki, cert, key); err != nil {
+			if err := rotate(b.ctx, b.cl.c); err != nil {
 				return err
+			}
+			marker := base64.StdEncoding.EncodeToString(vc.ClientCertificate())
+			if newCA {
+				marker = base64.StdEncoding.EncodeToString(vc.PKI.CACert)
 			}
 			at, ok := b.tr.waitData(b.ctx, names[i], 30*time.Second, func(s *corev1.Secret) bool {
 				return strings.Contains(string(s.Data[reconcile.ArgoCDConfigKey]), marker)

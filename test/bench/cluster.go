@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -23,64 +19,32 @@ import (
 // default (10.0.0.0/24, controlplane/apiserver.go) holds 256.
 const serviceRange = "10.0.0.0/12"
 
-// cluster is the host: envtest's kube-apiserver and etcd, an unthrottled
-// client for the load generator, and a kubeconfig file for the processes
-// under test.
+// cluster is the host (fixture.Host, its client unthrottled for the load
+// generator) and a clientset of it; processes under test get the host's
+// kubeconfig file and log into its directory.
 type cluster struct {
-	env        *envtest.Environment
-	cfg        *rest.Config
-	c          client.Client
-	cs         kubernetes.Interface
-	kubeconfig string
-	dir        string
+	*fixture.Host
+	c  client.Client
+	cs kubernetes.Interface
 }
 
 func startCluster(assets string) (*cluster, error) {
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			return nil, fmt.Errorf("%s missing in %q: run `make testbins` or set -assets", bin, assets)
-		}
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", serviceRange)
-	cfg, err := env.Start()
-	if err != nil {
-		return nil, fmt.Errorf("starting envtest: %w", err)
-	}
-	cl := &cluster{env: env}
-	ok := false
-	defer func() {
-		if !ok {
-			cl.stop()
-		}
-	}()
 	// The load generator must never be the bottleneck: no client-side limit.
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 1e6, 1e6
-	cl.cfg = cfg
-	if cl.c, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
+	h, err := fixture.StartHost(fixture.Binaries(assets), fixture.ServiceIPRange(serviceRange), fixture.ClientRate(1e6, 1e6))
+	if err != nil {
 		return nil, err
 	}
-	if cl.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+	cl := &cluster{Host: h, c: h.Client}
+	if cl.cs, err = kubernetes.NewForConfig(h.Config); err != nil {
+		cl.stop()
 		return nil, err
 	}
-	if cl.dir, err = os.MkdirTemp("", "registrar-bench-"); err != nil {
-		return nil, err
-	}
-	cl.kubeconfig = filepath.Join(cl.dir, "kubeconfig")
-	if err := fixture.WriteKubeconfig(cfg, cl.kubeconfig, ""); err != nil {
-		return nil, err
-	}
-	ok = true
 	return cl, nil
 }
 
 func (cl *cluster) stop() {
-	if cl.dir != "" {
-		_ = os.RemoveAll(cl.dir)
-	}
-	if err := cl.env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+	if err := cl.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 	}
 }
 

@@ -23,7 +23,10 @@ func (b *bench) coldStart() (*fleet, error) {
 	var kept *fleet
 	for k, n := range sizes {
 		last := k == len(sizes)-1
-		f := newFleet(fmt.Sprintf("cold%d", n), n, 0, b.pki)
+		f, err := newFleet(fmt.Sprintf("cold%d", n), n, 0, b.pki)
+		if err != nil {
+			return nil, err
+		}
 		step("scenario 2: creating %d ready vclusters", n)
 		if err := b.cl.createNamespaces(b.ctx, f.namespaces(), b.o.workers); err != nil {
 			return nil, err
@@ -62,14 +65,14 @@ func (b *bench) coldStart() (*fleet, error) {
 			}
 			lastAdded, err := tr.waitPresent(b.ctx, f.registrations(), b.o.timeout)
 			if err == nil {
-				err = p.alive()
+				err = p.Alive()
 			}
 			if err != nil {
 				p.stop()
 				tr.stop()
 				return nil, err
 			}
-			took := lastAdded.Sub(p.started)
+			took := lastAdded.Sub(p.Started)
 			if err := b.note(fmt.Sprintf("2 cold start N=%d, --max-concurrent-reconciles=%d", n, c), took, req0, cpu0, p); err != nil {
 				return nil, err
 			}
@@ -139,6 +142,6 @@ func (b *bench) profileColdStart(f *fleet) error {
 		return err
 	}
 	b.notes = append(b.notes, fmt.Sprintf("2 cold start N=%d, in-process twin with CPU profile: wall %s; profile in %s (go tool pprof -top %s)",
-		n, secs(last.Sub(p.started)), path, path))
+		n, secs(last.Sub(p.Started)), path, path))
 	return b.cl.clearNamespace(b.ctx, ns)
 }

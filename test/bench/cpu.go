@@ -80,8 +80,8 @@ func (b *bench) cpu(p *proc) cpuSample {
 		s["bench"] = v
 	}
 	if p != nil {
-		if v, err := cpuSeconds(p.cmd.Process.Pid); err == nil {
-			s[p.name] = v
+		if v, err := cpuSeconds(p.Pid()); err == nil {
+			s[p.Name] = v
 		}
 	}
 	return s

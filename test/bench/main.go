@@ -22,7 +22,7 @@
 // of the Argo CD namespace in this process: the time the API server's event
 // for a registration arrived, not a poll.
 //
-// Scenarios (numbers from issue 10):
+// Scenarios:
 //
 //  1. plain client: N Argo CD-sized cluster Secrets (built by
 //     reconcile.Build) created with 1 and with -workers concurrent writers;
@@ -50,7 +50,7 @@
 // the same figure for the baseline where measured; "yardstick" the plain
 // client's time for the same N with -workers writers (or, in scenario 3, the
 // creation time of the burst itself); "ratio" registrar / yardstick; "goal"
-// the issue's goal; "verdict" met or MISSED. Memory rows give absolute
+// the goal; "verdict" met or MISSED. Memory rows give absolute
 // values at the first count and growth from there at the others.
 //
 // Under the table, "Where the time went" profiles each timed phase from

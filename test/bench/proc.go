@@ -4,140 +4,51 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // proc is a running controller under test: the registrar binary or the
-// naive baseline (this program re-executed in baseline mode). Both expose
-// controller-runtime's metrics, so both are measured the same way.
-type proc struct {
-	name        string
-	cmd         *exec.Cmd
-	metricsAddr string
-	started     time.Time
-	logPath     string
-	done        chan struct{}
-}
+// naive baseline (this program re-executed in baseline mode). Both take
+// controller-runtime's flags and expose its metrics, so both are measured
+// the same way.
+type proc struct{ *fixture.Controller }
 
 // startProc runs command (a binary and its leading arguments) with args
 // plus a kubeconfig and loopback metrics and probe addresses of its own;
 // its output goes to a log file in dir.
 func startProc(name, dir string, command []string, kubeconfig string, args ...string) (*proc, error) {
-	metricsAddr, err := freeAddr()
+	c, err := fixture.StartController(fixture.Command{
+		Name: name,
+		Path: command[0],
+		Args: append(command[1:len(command):len(command)], args...),
+		Log:  filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano())),
+	}, kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	probeAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	argv := append(append(command[1:len(command):len(command)], "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr), args...)
-	p := &proc{name: name, metricsAddr: metricsAddr, logPath: logPath, done: make(chan struct{})}
-	p.cmd = exec.Command(command[0], argv...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	return p, nil
+	return &proc{c}, nil
 }
 
-// stop ends the process gracefully (SIGTERM), killing it after 15 s.
+// stop ends the process gracefully (SIGTERM), killing it after 10 s.
 func (p *proc) stop() {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p != nil {
+		_ = p.Stop()
 	}
 }
 
-// alive returns an error, with the tail of the log, if the process exited.
-func (p *proc) alive() error {
-	select {
-	case <-p.done:
-		log, _ := os.ReadFile(p.logPath)
-		if len(log) > 3000 {
-			log = log[len(log)-3000:]
-		}
-		return fmt.Errorf("%s exited: %v\n%s", p.name, p.cmd.ProcessState, log)
-	default:
-		return nil
-	}
-}
-
-// metrics scrapes the process's Prometheus endpoint; each family is summed
-// over its label sets, except that a family may be filtered by a
-// label=value pair written as "name{label=value}".
-type metrics map[string]float64
+// metrics are the process's own, as scraped (fixture.Metrics); a family
+// may be filtered by a label=value pair written as "name{label=value}".
+type metrics fixture.Metrics
 
 func (p *proc) metrics() (metrics, error) {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + p.metricsAddr + "/metrics")
-	if err != nil {
-		return nil, fmt.Errorf("scraping %s metrics: %w", p.name, err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := metrics{}
-	for name, mf := range families {
-		for _, m := range mf.Metric {
-			var v float64
-			if h := m.Histogram; h != nil {
-				// Histograms as Prometheus names their parts: _sum and _count.
-				for suffix, x := range map[string]float64{"_sum": h.GetSampleSum(), "_count": float64(h.GetSampleCount())} {
-					out[name+suffix] += x
-					for _, l := range m.Label {
-						out[name+suffix+"{"+l.GetName()+"="+l.GetValue()+"}"] += x
-					}
-				}
-				continue
-			}
-			switch {
-			case m.Counter != nil:
-				v = m.Counter.GetValue()
-			case m.Gauge != nil:
-				v = m.Gauge.GetValue()
-			case m.Untyped != nil:
-				v = m.Untyped.GetValue()
-			default:
-				continue
-			}
-			out[name] += v
-			for _, l := range m.Label {
-				out[name+"{"+l.GetName()+"="+l.GetValue()+"}"] += v
-			}
-		}
-	}
-	return out, nil
+	m, err := p.Metrics()
+	return metrics(m), err
 }
 
 // writes is the registrar's own count of its writes to Argo CD cluster
@@ -195,7 +106,7 @@ func (p *proc) memory(samples int) (memory, error) {
 		if i > 0 {
 			time.Sleep(500 * time.Millisecond)
 		}
-		rss, err := vmRSS(p.cmd.Process.Pid)
+		rss, err := vmRSS(p.Pid())
 		if err != nil {
 			return memory{}, err
 		}
@@ -239,7 +150,7 @@ func (p *proc) settle(ctx context.Context, minReconciles float64, quiet, timeout
 	deadline := time.Now().Add(timeout)
 	var emptySince time.Time
 	for {
-		if err := p.alive(); err != nil {
+		if err := p.Alive(); err != nil {
 			return nil, err
 		}
 		m, err := p.metrics()
@@ -255,7 +166,7 @@ func (p *proc) settle(ctx context.Context, minReconciles float64, quiet, timeout
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%s did not settle within %s (reconciles %v, queue %v, scrape error %v)",
-				p.name, timeout, m.reconciles(), m.queueDepth(), err)
+				p.Name, timeout, m.reconciles(), m.queueDepth(), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -263,13 +174,4 @@ func (p *proc) settle(ctx context.Context, minReconciles float64, quiet, timeout
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

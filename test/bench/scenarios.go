@@ -106,20 +106,22 @@ func (b *bench) all() error {
 		if err != nil {
 			return fmt.Errorf("scenario 2: %w", err)
 		}
-		if b.o.want(4) {
-			if err := b.rotation(coldFleet); err != nil {
-				return fmt.Errorf("scenario 4: %w", err)
+		// On the cold-start fleet, in order. Scenarios 3 and 6 start from
+		// no vclusters, so they need the deletion too.
+		for _, sc := range []struct {
+			n    int
+			when []int
+			run  func(*fleet) error
+		}{
+			{4, []int{4}, b.rotation},
+			{5, []int{5}, b.steadyState},
+			{7, []int{7, 3, 6}, b.deletion},
+		} {
+			if !b.o.want(sc.when...) {
+				continue
 			}
-		}
-		if b.o.want(5) {
-			if err := b.steadyState(coldFleet); err != nil {
-				return fmt.Errorf("scenario 5: %w", err)
-			}
-		}
-		// Scenarios 3 and 6 start from no vclusters.
-		if b.o.want(7, 3, 6) {
-			if err := b.deletion(coldFleet); err != nil {
-				return fmt.Errorf("scenario 7: %w", err)
+			if err := sc.run(coldFleet); err != nil {
+				return fmt.Errorf("scenario %d: %w", sc.n, err)
 			}
 		}
 	}
@@ -160,7 +162,7 @@ func (b *bench) startRegistrar(argocd string, concurrency int, resync time.Durat
 	if resync > 0 {
 		args = append(args, "--resync-period", resync.String())
 	}
-	return startProc("registrar", b.cl.dir, []string{b.o.registrar}, b.cl.kubeconfig, args...)
+	return startProc("registrar", b.cl.Dir, []string{b.o.registrar}, b.cl.Kubeconfig, args...)
 }
 
 func (b *bench) startBaseline() (*proc, error) {
@@ -173,7 +175,7 @@ func (b *bench) startChild(name, argocd string, concurrency int, extra ...string
 	if err != nil {
 		return nil, err
 	}
-	return startProc(name, b.cl.dir, []string{self, baselineMode}, b.cl.kubeconfig, append([]string{
+	return startProc(name, b.cl.Dir, []string{self, baselineMode}, b.cl.Kubeconfig, append([]string{
 		"--argocd-namespace", argocd,
 		"--kube-api-qps", strconv.Itoa(b.o.qps), "--kube-api-burst", strconv.Itoa(b.o.burst),
 		"--max-concurrent-reconciles", strconv.Itoa(concurrency)}, extra...)...)
@@ -182,7 +184,10 @@ func (b *bench) startChild(name, argocd string, concurrency int, extra ...string
 // clusterSecret is an Argo CD cluster Secret as the registrar builds it, so
 // that the plain client writes objects of the same size.
 func (b *bench) clusterSecret(namespace string) (*corev1.Secret, error) {
-	vc := &fixture.VCluster{Name: vclusterName, Namespace: "plain", PKI: b.pki, Server: "https://localhost:8443"}
+	vc, err := fixture.NewVCluster(vclusterName, "plain", fixture.WithPKI(b.pki))
+	if err != nil {
+		return nil, err
+	}
 	ks, err := vc.KubeconfigSecret()
 	if err != nil {
 		return nil, err

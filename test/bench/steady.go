@@ -19,7 +19,7 @@ func (b *bench) steadyState(f *fleet) error {
 	}
 	u0 := b.tr.updateCount()
 	time.Sleep(b.o.steady)
-	if err := b.reg.alive(); err != nil {
+	if err := b.reg.Alive(); err != nil {
 		return err
 	}
 	m1, err := b.reg.metrics()

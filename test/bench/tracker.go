@@ -118,39 +118,37 @@ func (t *tracker) wait(ctx context.Context, timeout time.Duration, cond func() b
 // waitPresent waits until every name is registered and returns when the
 // last of them appeared.
 func (t *tracker) waitPresent(ctx context.Context, names []string, timeout time.Duration) (time.Time, error) {
-	var last time.Time
-	ok := t.wait(ctx, timeout, func() bool {
-		last = time.Time{}
-		for _, n := range names {
-			if t.objs[n] == nil {
-				return false
-			}
-			last = later(last, t.addedAt[n])
-		}
-		return true
+	return t.waitEach(ctx, names, timeout, "present", func(n string) (bool, time.Time) {
+		return t.objs[n] != nil, t.addedAt[n]
 	})
-	if !ok {
-		return time.Time{}, fmt.Errorf("%d of %d registrations present after %s", t.count(names), len(names), timeout)
-	}
-	return last, nil
 }
 
 // waitGone waits until none of names is registered and returns when the
 // last of them was deleted.
 func (t *tracker) waitGone(ctx context.Context, names []string, timeout time.Duration) (time.Time, error) {
+	return t.waitEach(ctx, names, timeout, "still present", func(n string) (bool, time.Time) {
+		return t.objs[n] == nil, t.deletedAt[n]
+	})
+}
+
+// waitEach waits until done holds for every name, under the tracker's
+// lock, and returns the latest of the times done gave. At the timeout the
+// error counts the registrations present, described as present.
+func (t *tracker) waitEach(ctx context.Context, names []string, timeout time.Duration, present string, done func(name string) (bool, time.Time)) (time.Time, error) {
 	var last time.Time
 	ok := t.wait(ctx, timeout, func() bool {
 		last = time.Time{}
 		for _, n := range names {
-			if t.objs[n] != nil {
+			ok, at := done(n)
+			if !ok {
 				return false
 			}
-			last = later(last, t.deletedAt[n])
+			last = later(last, at)
 		}
 		return true
 	})
 	if !ok {
-		return time.Time{}, fmt.Errorf("%d of %d registrations still present after %s", t.count(names), len(names), timeout)
+		return time.Time{}, fmt.Errorf("%d of %d registrations %s after %s", t.count(names), len(names), present, timeout)
 	}
 	return last, nil
 }
