@@ -43,6 +43,13 @@ var scenarios = []scenario{
 	{"./test/integration", "TestHandEditsOfOurFieldsAreRestoredOthersKept", "Argo CD Secret edited by hand: our fields restored, others' fields kept"},
 	{"./test/integration", "TestPrunesAndRecreatesAfterDowntime", "vcluster deleted while the registrar was down: pruned at start-up"},
 	{"./test/integration", "TestBadInputWarnsAndKeepsRegistration", "kubeconfig corrupted after registration: Warning event, registration kept"},
+	{"./test/integration", "TestKeepsRegistrationWhenVClusterLabelRemoved", "vcluster label removed from a registered workload: registration kept, also across a restart; pruned once the workload is deleted"},
+	{"./test/integration", "TestKeepsRegistrationWhileCacheLags", "workload in the API server but not yet in the cache: requeued, nothing deleted"},
+	{"./test/integration", "TestKeepsRegistrationWhenDeploymentOfSameNameRemains", "StatefulSet deleted, a Deployment of the same name still a vcluster: registration kept, follows the Deployment"},
+	{"./test/integration", "TestRetriesWhenLiveReadFails", "API server fails the read that would prove a deletion: nothing deleted, retried, deleted once it answers NotFound"},
+	{"./test/integration", "TestKeepsRegistrationWhenDeploymentReadFails", "StatefulSet NotFound, Deployment read failing: nothing deleted, the reconcile fails and is retried"},
+	{"./test/integration", "TestDeletesOnProofOnlyTheSecretItRead", "registration recreated after the cache last saw it: the delete's UID precondition spares the new one"},
+	{"./test/integration", "TestWritesNothingWhenNothingChanged", "steady state, an unrelated change, repeated reconciles: zero write requests at the API server"},
 }
 
 // pattern is the `go test -run` expression selecting exactly the scenarios.

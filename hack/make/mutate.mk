@@ -1,0 +1,13 @@
+# Mutation testing of pkg/reconcile with gremlins (built from the Go module
+# proxy, cached outside the clone). Slow, so not part of `make test`: its
+# last result is in the README's reliability section.
+
+GREMLINS := $(CACHE)/gremlins-$(GREMLINS_VERSION)/gremlins
+
+.PHONY: mutate
+
+$(GREMLINS):
+	GOBIN="$(dir $(GREMLINS))" go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+
+mutate: testbins $(GREMLINS) ## Mutation testing of pkg/reconcile against the unit and integration tests; prints kill rates and survivors.
+	GREMLINS="$(GREMLINS)" hack/mutate.sh bin/mutate
