@@ -24,8 +24,7 @@ import (
 // (Cluster.RESTConfig would wrap the same TLS settings in a transport whose
 // dialer cannot be replaced.)
 func TestArgoCDConnectsToRegisteredVCluster(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vcluster-sandbox", true)
+	e, ns := newEnvIn(t, "vcluster-sandbox")
 	vc := e.newVCluster(ns, "sandbox")
 
 	standIn, err := fixture.StartStandIn(context.Background(), assets, vc, "127.0.0.1", 0)

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // The tests of this file prove the rule the rest rests on: a registration
@@ -106,8 +107,7 @@ func (e *env) reconcileWith(cached client.Client, live client.Reader, key types.
 }
 
 func TestKeepsRegistrationWhenVClusterLabelRemoved(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	registered := e.eventuallyRegistered(ns, "sandbox")
 
@@ -135,8 +135,7 @@ func TestKeepsRegistrationWhenVClusterLabelRemoved(t *testing.T) {
 }
 
 func TestKeepsRegistrationWhileCacheLags(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	e.newVCluster(ns, "sandbox")
 	registered := e.eventuallyRegistered(ns, "sandbox")
 	key := types.NamespacedName{Namespace: ns, Name: "sandbox"}
@@ -154,8 +153,7 @@ func TestKeepsRegistrationWhileCacheLags(t *testing.T) {
 }
 
 func TestKeepsRegistrationWhenDeploymentOfSameNameRemains(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	registered := e.eventuallyRegistered(ns, "sandbox")
 	key := types.NamespacedName{Namespace: ns, Name: "sandbox"}
@@ -210,14 +208,22 @@ func TestRetriesWhenLiveReadFails(t *testing.T) {
 	e.eventuallyDeregistered(ns, "sandbox")
 }
 
-func TestKeepsRegistrationWhenDeploymentReadFails(t *testing.T) {
-	e := newEnv(t)
+// goneWhileStopped registers a vcluster, stops the registrar and deletes
+// the vcluster's StatefulSet: the vcluster is gone and nothing saw it go.
+// It returns the vcluster's namespace and key.
+func (e *env) goneWhileStopped() (string, types.NamespacedName) {
+	e.t.Helper()
 	ns := e.createNamespace("vc", true)
 	vc := e.newVCluster(ns, "sandbox")
 	e.eventuallyRegistered(ns, "sandbox")
-	key := types.NamespacedName{Namespace: ns, Name: "sandbox"}
 	e.stop()
 	e.delete(vc.StatefulSet())
+	return ns, types.NamespacedName{Namespace: ns, Name: "sandbox"}
+}
+
+func TestKeepsRegistrationWhenDeploymentReadFails(t *testing.T) {
+	e := newEnv(t)
+	ns, key := e.goneWhileStopped()
 
 	// The StatefulSet answers NotFound, the Deployment cannot be read.
 	failing := &failingWorkloadReads{Reader: k8sClient, kinds: deploymentsOnly}
@@ -235,12 +241,7 @@ func TestKeepsRegistrationWhenDeploymentReadFails(t *testing.T) {
 
 func TestDeletesOnProofOnlyTheSecretItRead(t *testing.T) {
 	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
-	vc := e.newVCluster(ns, "sandbox")
-	e.eventuallyRegistered(ns, "sandbox")
-	key := types.NamespacedName{Namespace: ns, Name: "sandbox"}
-	e.stop()
-	e.delete(vc.StatefulSet())
+	ns, key := e.goneWhileStopped()
 
 	// Proof that the vcluster is gone, but the Secret in the cache is not
 	// the one in the API server: the delete is conditional on its UID.
@@ -260,9 +261,8 @@ func TestDeletesOnProofOnlyTheSecretItRead(t *testing.T) {
 }
 
 func TestDeregistersWhenDeploymentDeleted(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
-	vc := e.newVCluster(ns, "nopersist", true)
+	e, ns := newEnvIn(t, "vc")
+	vc := e.newVCluster(ns, "nopersist", fixture.NotReady())
 	e.delete(vc.StatefulSet())
 	dep := vc.Deployment()
 	e.create(dep)

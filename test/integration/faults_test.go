@@ -3,7 +3,8 @@ package integration
 import (
 	"context"
 	"fmt"
-	"sync"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,20 +30,35 @@ func ours(t *testing.T, c client.Client, argocd string) []corev1.Secret {
 	return list.Items
 }
 
-// createVClusters writes n ready vclusters vc-0..vc-(n-1) into ns, 16 at a time.
-func (e *env) createVClusters(ns string, n int) {
-	e.t.Helper()
-	var wg sync.WaitGroup
+// createVClusters writes n ready vclusters vc-0..vc-(n-1) into ns, 16 at
+// a time, in the background; wait returns once all are written, with the
+// first error. The writers never touch t: only the test's own goroutine
+// may end it.
+func createVClusters(ns string, n int) (wait func() error) {
+	errs := make(chan error, n)
 	sem := make(chan struct{}, 16)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			e.newVCluster(ns, fmt.Sprintf("vc-%d", i))
-		}()
+	go func() {
+		for i := range n {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				vc, err := fixture.NewVCluster(fmt.Sprintf("vc-%d", i), ns)
+				if err == nil {
+					_, err = vc.Create(context.Background(), k8sClient)
+				}
+				errs <- err
+			}()
+		}
+	}()
+	return func() error {
+		var first error
+		for range n {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
 	}
-	wg.Wait()
 }
 
 // TestKillMidBurstThenRestart kills the registrar with SIGKILL while it
@@ -52,22 +68,26 @@ func TestKillMidBurstThenRestart(t *testing.T) {
 	const n = 200
 	e := newWorld(t)
 	ns := e.createNamespace("burst", true)
-	kubeconfig := writeKubeconfig(t, cfg)
 	args := []string{"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id,
 		"--kube-api-qps", "200", "--kube-api-burst", "400"}
 
-	first := startProcess(t, kubeconfig, args...)
-	go e.createVClusters(ns, n)
-	waitFor(t, 60*time.Second, "20 registrations", func() bool { return len(ours(t, k8sClient, e.argocd)) >= 20 })
-	first.kill()
+	first := fixture.StartRegistrar(t, host.Kubeconfig, args...)
+	created := createVClusters(ns, n)
+	fixture.Eventually(t, "20 registrations", func() bool { return len(ours(t, k8sClient, e.argocd)) >= 20 },
+		fixture.Within(60*time.Second))
+	first.Kill()
 	atKill := len(ours(t, k8sClient, e.argocd))
 	if atKill >= n {
 		t.Fatalf("all %d registered before the kill: the test proves nothing", n)
 	}
 	t.Logf("killed with %d of %d registered", atKill, n)
 
-	startProcess(t, kubeconfig, args...)
-	waitFor(t, 90*time.Second, fmt.Sprintf("%d registrations", n), func() bool { return len(ours(t, k8sClient, e.argocd)) >= n })
+	fixture.StartRegistrar(t, host.Kubeconfig, args...)
+	if err := created(); err != nil {
+		t.Fatalf("writing the vclusters: %v", err)
+	}
+	fixture.Eventually(t, fmt.Sprintf("%d registrations", n), func() bool { return len(ours(t, k8sClient, e.argocd)) >= n },
+		fixture.Within(90*time.Second))
 
 	secrets := ours(t, k8sClient, e.argocd)
 	seen := map[string]bool{}
@@ -100,12 +120,12 @@ func TestRecoversFromAPIServerOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := fixture.StartStandIn(ctx, assets, hostPKI, "127.0.0.1", 0)
+	standIn, err := fixture.StartStandIn(ctx, assets, hostPKI, "127.0.0.1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(host.Stop)
-	kc, err := host.Kubeconfig()
+	t.Cleanup(standIn.Stop)
+	kc, err := standIn.Kubeconfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,40 +142,34 @@ func TestRecoversFromAPIServerOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, b := createVCluster(t, hostClient, "vc", "a", true), createVCluster(t, hostClient, "vc", "b", true)
-	path := t.TempDir() + "/kubeconfig"
-	if err := writeFile(path, kc); err != nil {
+	a, b := createVCluster(t, hostClient, "vc", "a"), createVCluster(t, hostClient, "vc", "b")
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, path, "--argocd-namespace", "argocd")
-	waitFor(t, 30*time.Second, "a and b registered", func() bool { return len(ours(t, hostClient, "argocd")) == 2 })
+	p := fixture.StartRegistrar(t, path, "--argocd-namespace", "argocd")
+	fixture.Eventually(t, "a and b registered", func() bool { return len(ours(t, hostClient, "argocd")) == 2 },
+		fixture.Within(30*time.Second))
 
 	// Changes, then the outage.
 	if err := hostClient.Delete(ctx, a.StatefulSet()); err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := b.PKI.IssueClient("admin", "system:masters")
-	if err != nil {
+	if err := b.Rotate(ctx, hostClient); err != nil {
 		t.Fatal(err)
 	}
-	rotated, err := b.KubeconfigSecretWith(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hostClient.Update(ctx, rotated); err != nil {
-		t.Fatal(err)
-	}
-	createVCluster(t, hostClient, "vc", "c", true)
-	host.StopAPIServer()
+	cert := b.ClientCertificate()
+	createVCluster(t, hostClient, "vc", "c")
+	standIn.StopAPIServer()
 	time.Sleep(30 * time.Second) // the outage itself
-	if p.exited() {
+	if p.Exited() {
 		t.Fatal("the registrar exited during the outage")
 	}
-	if err := host.StartAPIServer(ctx); err != nil {
+	if err := standIn.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	waitFor(t, 60*time.Second, "convergence after the outage", func() bool {
+	fixture.Eventually(t, "convergence after the outage", func() bool {
 		var names []string
 		for _, s := range ours(t, hostClient, "argocd") {
 			if s.Labels[reconcile.SourceNameLabel] == "b" && !contains(string(s.Data["config"]), b64(cert)) {
@@ -164,8 +178,8 @@ func TestRecoversFromAPIServerOutage(t *testing.T) {
 			names = append(names, s.Labels[reconcile.SourceNameLabel])
 		}
 		return fmt.Sprint(names) == "[b c]" || fmt.Sprint(names) == "[c b]"
-	})
-	if p.exited() {
+	}, fixture.Within(60*time.Second))
+	if p.Exited() {
 		t.Fatal("the registrar restarted itself")
 	}
 }
@@ -175,26 +189,30 @@ func TestRecoversFromAPIServerOutage(t *testing.T) {
 func TestLeaderElectionFailover(t *testing.T) {
 	e := newWorld(t)
 	ns := e.createNamespace("vc", true)
-	kubeconfig := writeKubeconfig(t, cfg)
 	lease := "registrar-" + e.id
 	args := []string{"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id,
 		"--leader-elect", "--leader-election-namespace", e.argocd, "--leader-election-id", lease,
 		"--leader-election-lease-duration", "4s", "--leader-election-renew-deadline", "3s",
 		"--leader-election-retry-period", "500ms"}
-	p1 := startProcess(t, kubeconfig, args...)
-	p2 := startProcess(t, kubeconfig, args...)
-	waitFor(t, 30*time.Second, "a leader", func() bool {
+	p1 := fixture.StartRegistrar(t, host.Kubeconfig, args...)
+	p2 := fixture.StartRegistrar(t, host.Kubeconfig, args...)
+	// Both serve, leader or not: their metrics can be read.
+	for _, p := range []*fixture.Controller{p1, p2} {
+		fixture.Await(t, "both replicas are ready", fixture.Succeeds(p.Ready),
+			fixture.Within(30*time.Second), fixture.WhileRunning(p.Process))
+	}
+	fixture.Eventually(t, "a leader", func() bool {
 		var l coordinationv1.Lease
 		err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: e.argocd, Name: lease}, &l)
 		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != ""
-	})
+	}, fixture.Within(30*time.Second))
 	e.newVCluster(ns, "before")
 	e.eventuallyRegistered(ns, "before")
 	var w1, w2 float64
-	waitFor(t, 10*time.Second, "the leader counts its write", func() bool {
-		w1, w2 = p1.metric("registrar_writes_total"), p2.metric("registrar_writes_total")
+	fixture.Eventually(t, "the leader counts its write", func() bool {
+		w1, w2 = p1.Metric(t, "registrar_writes_total"), p2.Metric(t, "registrar_writes_total")
 		return w1+w2 > 0
-	})
+	}, fixture.Within(10*time.Second))
 	if (w1 == 0) == (w2 == 0) {
 		t.Fatalf("writes: %v and %v; want exactly one writer", w1, w2)
 	}
@@ -203,12 +221,12 @@ func TestLeaderElectionFailover(t *testing.T) {
 		leader, follower = p2, p1
 	}
 
-	leader.kill()
+	leader.Kill()
 	e.newVCluster(ns, "after")
 	e.eventuallyRegistered(ns, "after")
 	// The counter moves just after the write returns, so the Secret may be
 	// seen first.
-	waitFor(t, 10*time.Second, "the follower counts the write after the failover", func() bool {
-		return follower.metric("registrar_writes_total") > 0
-	})
+	fixture.Eventually(t, "the follower counts the write after the failover", func() bool {
+		return follower.Metric(t, "registrar_writes_total") > 0
+	}, fixture.Within(10*time.Second))
 }

@@ -2,8 +2,7 @@ package integration
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,18 +64,20 @@ func newEnv(t *testing.T, configure ...func(*reconcile.Options)) *env {
 	return e
 }
 
+// newEnvIn is newEnv with a namespace prefix-<id> that its registrar
+// trusts, for the test's vclusters.
+func newEnvIn(t *testing.T, prefix string) (*env, string) {
+	t.Helper()
+	e := newEnv(t)
+	return e, e.createNamespace(prefix, true)
+}
+
 // newWorld creates the test's Argo CD namespace and starts no registrar.
 func newWorld(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, id: randomID(), stop: func() {}}
+	e := &env{t: t, id: fixture.RandomID(), stop: func() {}}
 	e.argocd = e.createNamespace("argocd", false)
 	return e
-}
-
-func randomID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // start runs a registrar (manager, cache, SetupWithManager) until stop.
@@ -169,43 +169,40 @@ func (e *env) create(obj client.Object) {
 	}
 }
 
-// newVCluster writes a vcluster's objects into ns as vcluster does, with a
-// StatefulSet that is ready unless notReady.
-func (e *env) newVCluster(ns, name string, notReady ...bool) *fixture.VCluster {
+// newVCluster writes a vcluster's objects into ns as vcluster does, the
+// workload ready unless opts say otherwise (fixture.Option).
+func (e *env) newVCluster(ns, name string, opts ...fixture.Option) *fixture.VCluster {
 	e.t.Helper()
-	return createVCluster(e.t, k8sClient, ns, name, len(notReady) == 0 || !notReady[0])
+	return createVCluster(e.t, k8sClient, ns, name, opts...)
 }
 
-// newVClusterWith is newVCluster, ready, with labels and annotations added
-// to its StatefulSet.
-func (e *env) newVClusterWith(ns, name string, labels, annotations map[string]string) *fixture.VCluster {
-	e.t.Helper()
-	vc := vclusterFixture(e.t, ns, name)
-	vc.Labels, vc.Annotations = labels, annotations
-	writeVCluster(e.t, k8sClient, vc, true)
-	return vc
-}
-
-func createVCluster(t *testing.T, c client.Client, ns, name string, ready bool) *fixture.VCluster {
+func createVCluster(t *testing.T, c client.Client, ns, name string, opts ...fixture.Option) *fixture.VCluster {
 	t.Helper()
-	vc := vclusterFixture(t, ns, name)
-	writeVCluster(t, c, vc, ready)
-	return vc
-}
-
-func vclusterFixture(t *testing.T, ns, name string) *fixture.VCluster {
-	t.Helper()
-	vc, err := fixture.NewVCluster(name, ns)
+	vc, err := fixture.NewVCluster(name, ns, opts...)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vc.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	return vc
 }
 
-func writeVCluster(t *testing.T, c client.Client, vc *fixture.VCluster, ready bool) {
-	t.Helper()
-	if _, err := vc.Write(context.Background(), c, ready); err != nil {
-		t.Fatal(err)
+// kubeconfigSecret is vc's kubeconfig Secret as vcluster writes it.
+func (e *env) kubeconfigSecret(vc *fixture.VCluster) *corev1.Secret {
+	e.t.Helper()
+	s, err := vc.KubeconfigSecret()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// rotate gives vc a new client certificate in its kubeconfig Secret.
+func (e *env) rotate(vc *fixture.VCluster) {
+	e.t.Helper()
+	if err := vc.Rotate(context.Background(), k8sClient); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
@@ -213,19 +210,8 @@ func writeVCluster(t *testing.T, c client.Client, vc *fixture.VCluster, ready bo
 // StatefulSet or Deployment controller of a real cluster would.
 func (e *env) setReady(obj client.Object, ready int32) {
 	e.t.Helper()
-	setReady(e.t, k8sClient, obj, ready)
-}
-
-func setReady(t *testing.T, c client.Client, obj client.Object, ready int32) {
-	t.Helper()
-	switch w := obj.(type) {
-	case *appsv1.StatefulSet:
-		w.Status.Replicas, w.Status.ReadyReplicas = ready, ready
-	case *appsv1.Deployment:
-		w.Status.Replicas, w.Status.ReadyReplicas = ready, ready
-	}
-	if err := c.Status().Update(context.Background(), obj); err != nil {
-		t.Fatalf("updating status of %s: %v", obj.GetName(), err)
+	if err := fixture.SetReady(context.Background(), k8sClient, obj, ready); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
@@ -243,26 +229,16 @@ func (e *env) registration(ns, name string) *corev1.Secret {
 	return &s
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds or the suite's timeout passes.
 func (e *env) eventually(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	fixture.Eventually(e.t, what, cond, fixture.Within(timeout))
 }
 
 // consistently checks that cond holds for the whole of d.
 func (e *env) consistently(what string, d time.Duration, cond func() bool) {
 	e.t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if !cond() {
-			e.t.Fatalf("%s no longer holds", what)
-		}
-	}
+	fixture.Consistently(e.t, what, d, cond)
 }
 
 func (e *env) eventuallyRegistered(ns, name string) *corev1.Secret {
@@ -330,6 +306,14 @@ func (e *env) delete(obj client.Object) {
 	}
 }
 
+// wantAnnotation checks that registration s carries annotation key=want.
+func wantAnnotation(t *testing.T, s *corev1.Secret, key, want string) {
+	t.Helper()
+	if got := s.Annotations[key]; got != want {
+		t.Errorf("annotation %s = %q, want %q", key, got, want)
+	}
+}
+
 func configOf(t *testing.T, s *corev1.Secret) string {
 	t.Helper()
 	return string(s.Data[reconcile.ArgoCDConfigKey])
@@ -354,3 +338,5 @@ func (e *env) quiet() {
 		}
 	}
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

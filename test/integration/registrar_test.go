@@ -17,9 +17,8 @@ import (
 )
 
 func TestRegistersVClusterOnceReady(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vcluster-sandbox", true)
-	vc := e.newVCluster(ns, "sandbox", true)
+	e, ns := newEnvIn(t, "vcluster-sandbox")
+	vc := e.newVCluster(ns, "sandbox", fixture.NotReady())
 	e.neverRegistered(ns, "sandbox")
 
 	sts := vc.StatefulSet()
@@ -40,44 +39,19 @@ func TestRegistersVClusterOnceReady(t *testing.T) {
 }
 
 func TestRegistersDeploymentVCluster(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
-	vc, err := fixture.NewVCluster("nopersist", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := vc.KubeconfigSecret()
-	e.create(secret)
-	e.create(vc.Service())
-	dep := vc.Deployment()
-	e.create(dep)
-	e.setReady(dep, 1)
+	e, ns := newEnvIn(t, "vc")
+	e.newVCluster(ns, "nopersist", fixture.AsDeployment())
 	s := e.eventuallyRegistered(ns, "nopersist")
-	if s.Annotations[reconcile.SourceKindAnnotation] != "Deployment" {
-		t.Errorf("source kind = %q", s.Annotations[reconcile.SourceKindAnnotation])
-	}
+	wantAnnotation(t, s, reconcile.SourceKindAnnotation, "Deployment")
 }
 
 func TestFollowsCertificateRotationAndServiceChange(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	before := e.eventuallyRegistered(ns, "sandbox")
 
-	cert, key, err := vc.PKI.IssueClient("admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := vc.Kubeconfig(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-sandbox", Namespace: ns}}
-	e.update(secret, func() {
-		secret.Data["config"] = kc
-		secret.Data["client-certificate"] = cert
-		secret.Data["client-key"] = key
-	})
+	e.rotate(vc)
+	cert := vc.ClientCertificate()
 	e.eventually("the rotated client certificate is registered", func() bool {
 		s := e.registration(ns, "sandbox")
 		var c struct {
@@ -99,8 +73,7 @@ func TestFollowsCertificateRotationAndServiceChange(t *testing.T) {
 }
 
 func TestWritesNothingWhenNothingChanged(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	before := e.eventuallyRegistered(ns, "sandbox")
 	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonRegistered)
@@ -123,8 +96,7 @@ func TestWritesNothingWhenNothingChanged(t *testing.T) {
 }
 
 func TestDeregistersWhenWorkloadDeleted(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	e.eventuallyRegistered(ns, "sandbox")
 	e.delete(vc.StatefulSet())
@@ -132,12 +104,10 @@ func TestDeregistersWhenWorkloadDeleted(t *testing.T) {
 }
 
 func TestDeregistersWhenKubeconfigSecretDeleted(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	e.eventuallyRegistered(ns, "sandbox")
-	secret, _ := vc.KubeconfigSecret()
-	e.delete(secret)
+	e.delete(e.kubeconfigSecret(vc))
 	e.eventuallyDeregistered(ns, "sandbox")
 	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonDeregistered)
 	if !contains(note, "kubeconfig Secret "+ns+"/vc-sandbox was deleted") {
@@ -146,8 +116,7 @@ func TestDeregistersWhenKubeconfigSecretDeleted(t *testing.T) {
 }
 
 func TestPrunesAndRecreatesAfterDowntime(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	gone := e.newVCluster(ns, "gone")
 	e.newVCluster(ns, "kept")
 	e.eventuallyRegistered(ns, "gone")
@@ -163,8 +132,7 @@ func TestPrunesAndRecreatesAfterDowntime(t *testing.T) {
 }
 
 func TestRecreatesRegistrationDeletedByHand(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	e.newVCluster(ns, "sandbox")
 	first := e.eventuallyRegistered(ns, "sandbox")
 	e.delete(first)
@@ -175,8 +143,7 @@ func TestRecreatesRegistrationDeletedByHand(t *testing.T) {
 }
 
 func TestLeavesForeignSecretUntouched(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	foreign := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: reconcile.SecretName(ns, "sandbox"), Namespace: e.argocd,
@@ -200,10 +167,9 @@ func TestLeavesForeignSecretUntouched(t *testing.T) {
 }
 
 func TestOptOut(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 
-	e.newVClusterWith(ns, "private", nil, map[string]string{reconcile.IgnoreAnnotation: "true"})
+	e.newVCluster(ns, "private", fixture.Annotations(map[string]string{reconcile.IgnoreAnnotation: "true"}))
 	e.neverRegistered(ns, "private")
 
 	vc := e.newVCluster(ns, "sandbox")
@@ -233,8 +199,7 @@ func TestNamespaceSelectorLimitsTrust(t *testing.T) {
 }
 
 func TestBadInputWarnsAndKeepsRegistration(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	good := e.eventuallyRegistered(ns, "sandbox")
 
@@ -250,16 +215,8 @@ func TestBadInputWarnsAndKeepsRegistration(t *testing.T) {
 	})
 
 	// A missing Service is reported the same way on a new vcluster.
-	vc2, err := fixture.NewVCluster("noservice", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2, _ := vc2.KubeconfigSecret()
-	e.create(s2)
-	sts := vc2.StatefulSet()
-	e.create(sts)
-	e.setReady(sts, 1)
-	note = e.eventuallyEvent(sts, reconcile.ReasonServiceMissing)
+	vc2 := e.newVCluster(ns, "noservice", fixture.NoService())
+	note = e.eventuallyEvent(vc2.StatefulSet(), reconcile.ReasonServiceMissing)
 	if !contains(note, "Service "+ns+"/noservice does not exist") {
 		t.Errorf("event note %q", note)
 	}
@@ -271,25 +228,12 @@ func TestBadInputWarnsAndKeepsRegistration(t *testing.T) {
 }
 
 func TestCustomKubeconfigSecretByAnnotation(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
-	vc, err := fixture.NewVCluster("custom", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := vc.KubeconfigSecret()
-	secret.Name = "exported-kubeconfig"
-	secret.Labels = nil // as written by vcluster before v0.24
-	e.create(secret)
-	e.create(vc.Service())
-	sts := vc.StatefulSet()
-	sts.Annotations = map[string]string{reconcile.KubeconfigSecretAnnotation: "exported-kubeconfig"}
-	e.create(sts)
-	e.setReady(sts, 1)
+	e, ns := newEnvIn(t, "vc")
+	e.newVCluster(ns, "custom",
+		fixture.KubeconfigSecretName("exported-kubeconfig"), fixture.Unlabelled(), // as written by vcluster before v0.24
+		fixture.Annotations(map[string]string{reconcile.KubeconfigSecretAnnotation: "exported-kubeconfig"}))
 	s := e.eventuallyRegistered(ns, "custom")
-	if s.Annotations[reconcile.KubeconfigSecretAnnotation] != "exported-kubeconfig" {
-		t.Errorf("source Secret annotation = %q", s.Annotations[reconcile.KubeconfigSecretAnnotation])
-	}
+	wantAnnotation(t, s, reconcile.KubeconfigSecretAnnotation, "exported-kubeconfig")
 }
 
 func TestSameNameInTwoNamespaces(t *testing.T) {
@@ -308,8 +252,8 @@ func TestSameNameInTwoNamespaces(t *testing.T) {
 func TestPropagatesLabelsAndAnnotations(t *testing.T) {
 	e := newEnv(t, func(o *reconcile.Options) { o.PropagateLabels = []string{"env"} })
 	ns := e.createNamespace("vc", true)
-	vc := e.newVClusterWith(ns, "staging", map[string]string{"env": "staging"},
-		map[string]string{reconcile.ProjectAnnotation: "platform", reconcile.NamespacesAnnotation: "apps,web"})
+	vc := e.newVCluster(ns, "staging", fixture.Labels(map[string]string{"env": "staging"}),
+		fixture.Annotations(map[string]string{reconcile.ProjectAnnotation: "platform", reconcile.NamespacesAnnotation: "apps,web"}))
 	sts := vc.StatefulSet()
 	s := e.eventuallyRegistered(ns, "staging")
 	if s.Labels["env"] != "staging" || string(s.Data["project"]) != "platform" || string(s.Data["namespaces"]) != "apps,web" {
@@ -342,30 +286,15 @@ func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
 // creation and its rotation are still seen at once, through a watch on
 // that Secret alone.
 func TestFollowsUnlabelledKubeconfigSecret(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("old", true)
-	vc, err := fixture.NewVCluster("legacy", ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.create(vc.Service())
-	sts := vc.StatefulSet()
-	e.create(sts)
-	e.setReady(sts, 1)
-	e.eventuallyEvent(sts, reconcile.ReasonKubeconfigSecretMissing)
+	e, ns := newEnvIn(t, "old")
+	vc := e.newVCluster(ns, "legacy", fixture.NoKubeconfigSecret(), fixture.Unlabelled())
+	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonKubeconfigSecretMissing)
 
-	secret, _ := vc.KubeconfigSecret()
-	secret.Labels = nil
-	e.create(secret)
+	e.create(e.kubeconfigSecret(vc))
 	e.eventuallyRegistered(ns, "legacy")
 
-	cert, key, err := vc.PKI.IssueClient("admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rotated, _ := vc.KubeconfigSecretWith(cert, key)
-	e.update(secret, func() { secret.Data = rotated.Data })
+	e.rotate(vc)
 	e.eventually("the rotated certificate is registered", func() bool {
-		return contains(configOf(t, e.registration(ns, "legacy")), b64(cert))
+		return contains(configOf(t, e.registration(ns, "legacy")), b64(vc.ClientCertificate()))
 	})
 }

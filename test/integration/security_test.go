@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 func TestUntrustedNamespaceIsNeverRegisteredAndSaysSo(t *testing.T) {
@@ -30,8 +31,7 @@ func TestUntrustedNamespaceIsNeverRegisteredAndSaysSo(t *testing.T) {
 }
 
 func TestClusterNameCollisionIsRefused(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	first := e.newVCluster(ns, "first")
 	sts := first.StatefulSet()
 	e.update(sts, func() { sts.Annotations = map[string]string{reconcile.ClusterNameAnnotation: "prod"} })
@@ -41,7 +41,7 @@ func TestClusterNameCollisionIsRefused(t *testing.T) {
 	})
 	held := e.registration(ns, "first")
 
-	second := e.newVClusterWith(ns, "second", nil, map[string]string{reconcile.ClusterNameAnnotation: "prod"}).StatefulSet()
+	second := e.newVCluster(ns, "second", fixture.Annotations(map[string]string{reconcile.ClusterNameAnnotation: "prod"})).StatefulSet()
 	note := e.eventuallyEvent(second, reconcile.ReasonConflict)
 	if !contains(note, `cluster name "prod" is already registered`) {
 		t.Errorf("event note %q", note)
@@ -53,8 +53,7 @@ func TestClusterNameCollisionIsRefused(t *testing.T) {
 }
 
 func TestServerOfAForeignRegistrationIsNotTaken(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	e.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "hand-made", Namespace: e.argocd,
 			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"}},
@@ -69,8 +68,7 @@ func TestServerOfAForeignRegistrationIsNotTaken(t *testing.T) {
 }
 
 func TestHandEditsOfOurFieldsAreRestoredOthersKept(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	e.newVCluster(ns, "sandbox")
 	s := e.eventuallyRegistered(ns, "sandbox")
 	want := string(s.Data["server"])
@@ -94,19 +92,14 @@ func TestHandEditsOfOurFieldsAreRestoredOthersKept(t *testing.T) {
 // refused kubeconfigs and deletion with every log level enabled, then
 // scans all logs, events and metrics for certificate, key and token content.
 func TestNoSecretMaterialInLogsEventsOrMetrics(t *testing.T) {
-	e := newEnv(t)
-	ns := e.createNamespace("vc", true)
+	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	e.eventuallyRegistered(ns, "sandbox")
 
-	cert, key, err := vc.PKI.IssueClient("admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, _ := vc.Kubeconfig(cert, key)
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-sandbox", Namespace: ns}}
-	e.update(secret, func() { secret.Data["config"] = kc })
+	e.rotate(vc)
+	cert, key := vc.ClientCertificate(), vc.ClientKey()
 	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonUpdated)
+	secret := e.kubeconfigSecret(vc)
 
 	const token = "tok3n-that-must-never-leak"
 	bad := []string{

@@ -6,17 +6,14 @@ package integration
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"sync"
 	"testing"
 
 	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -44,17 +41,16 @@ func (b *syncBuffer) String() string {
 
 var (
 	capturedLogs = &syncBuffer{}
-	cfg          *rest.Config
-	k8sClient    client.Client
+	// host is the suite's API server; cfg and k8sClient are its admin
+	// config and client.
+	host      *fixture.Host
+	cfg       *rest.Config
+	k8sClient client.Client
 	// assets is the directory of the kube-apiserver and etcd binaries.
 	assets string
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	// Every log line, at every verbosity, is kept for the scan for secret
 	// material; it also goes to stderr with REGISTRAR_TEST_LOGS=1.
 	var out io.Writer = capturedLogs
@@ -63,28 +59,8 @@ func run(m *testing.M) int {
 	}
 	// The registrar's logger, as cmd/registrar builds it, at its most verbose.
 	logf.SetLogger(logging.CapVerbosity(zap.New(zap.WriteTo(out), zap.Level(zapcore.Level(-10))), logging.MaxVerbosity))
-	var err error
-	if assets, err = fixture.TestBinaries(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err = env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
-		}
-	}()
 	// Bursts of hundreds of objects: no client-side throttling in tests.
-	cfg.QPS, cfg.Burst = 1000, 2000
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "client: %v\n", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(fixture.RunTests(m, func(h *fixture.Host) {
+		host, cfg, k8sClient, assets = h, h.Config, h.Client, h.Binaries
+	}, fixture.ClientRate(1000, 2000)))
 }
