@@ -70,16 +70,6 @@ func (s *stack) waitReady(p *fixture.Process, timeout time.Duration, ready func(
 	fixture.Await(s.t, p.Name+" is ready", fixture.Succeeds(ready), fixture.Within(timeout), fixture.WhileRunning(p))
 }
 
-// freeAddr asks the kernel for a free loopback port.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	addr, err := fixture.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p

@@ -125,7 +125,7 @@ func TestLocalStory(t *testing.T) {
 	home := s.path("home")
 	argoEnv := []string{"HOME=" + home, "TMPDIR=" + s.path("tmp")}
 
-	redisAddr := freeAddr(t)
+	redisAddr := fixture.FreeAddr(t)
 	redisProc := s.start("redis", nil, "redis-server",
 		"--bind", "127.0.0.1", "--port", port(redisAddr), "--save", "", "--appendonly", "no")
 
@@ -137,7 +137,7 @@ func TestLocalStory(t *testing.T) {
 	for _, f := range []string{"git-verify-wrapper.sh", "gpg-wrapper.sh", "git-ask-pass.sh"} {
 		copyExecutable(t, filepath.Join(argoSrc, "hack", f), wrappers)
 	}
-	repoAddr, repoMetrics := freeAddr(t), freeAddr(t)
+	repoAddr, repoMetrics := fixture.FreeAddr(t), fixture.FreeAddr(t)
 	repoProc := s.start("argocd-repo-server", append(argoEnv,
 		"PATH="+wrappers+":"+os.Getenv("PATH"),
 		"ARGOCD_GPG_ENABLED=false",
@@ -161,7 +161,7 @@ func TestLocalStory(t *testing.T) {
 	if err := os.WriteFile(hosts, []byte(hostsData), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	controllerMetrics := freeAddr(t)
+	controllerMetrics := fixture.FreeAddr(t)
 	controllerProc := s.start("argocd-application-controller", argoEnv, "unshare",
 		"-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts,
 		controller,
@@ -339,7 +339,7 @@ func serveGitRepo(t *testing.T, s *stack, dir string) string {
 	run(t, repo, gitEnv, "git", "add", ".")
 	run(t, repo, gitEnv, "git", "commit", "-q", "-m", "the manifest the e2e Applications sync")
 
-	addr := freeAddr(t)
+	addr := fixture.FreeAddr(t)
 	p := s.start("git-daemon", gitEnv, "git", "daemon", "--export-all", "--reuseaddr",
 		"--base-path="+base, "--listen=127.0.0.1", "--port="+port(addr), base)
 	url := "git://" + addr + "/repo"
