@@ -165,8 +165,11 @@ func (p *proc) settle(ctx context.Context, minReconciles float64, quiet, timeout
 			emptySince = time.Time{}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s did not settle within %s (reconciles %v, queue %v, scrape error %v)",
-				p.Name, timeout, m.reconciles(), m.queueDepth(), err)
+			if err != nil {
+				return nil, fmt.Errorf("%s did not settle within %s: %w", p.Name, timeout, err)
+			}
+			return nil, fmt.Errorf("%s did not settle within %s (reconciles %v, queue %v)",
+				p.Name, timeout, m.reconciles(), m.queueDepth())
 		}
 		select {
 		case <-ctx.Done():

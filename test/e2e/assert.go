@@ -164,7 +164,7 @@ func findCluster(ctx context.Context, w World, vc VCluster) (*v1alpha1.Cluster, 
 		s := &list.Items[i]
 		c, err := db.SecretToCluster(s)
 		if err != nil {
-			return nil, fmt.Errorf("Argo CD cannot parse cluster Secret %s: %w", s.Name, err)
+			return nil, fmt.Errorf("cluster Secret %s is not one Argo CD can parse: %w", s.Name, err)
 		}
 		if c.Server != vc.Server() {
 			continue

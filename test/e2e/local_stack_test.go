@@ -159,7 +159,8 @@ func renderChart(t *testing.T, helm, chart, release, namespace string) []*unstru
 	out, err := exec.Command(helm, "template", release, chart, "--namespace", namespace).Output()
 	if err != nil {
 		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
 		t.Fatalf("helm template %s: %v\n%s", chart, err, stderr)
@@ -168,7 +169,7 @@ func renderChart(t *testing.T, helm, chart, release, namespace string) []*unstru
 	dec := yamlutil.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
 	for {
 		var u unstructured.Unstructured
-		if err := dec.Decode(&u.Object); err == io.EOF {
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("decoding the rendered chart: %v", err)
