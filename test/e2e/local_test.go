@@ -121,6 +121,17 @@ func TestLocalStory(t *testing.T) {
 			standIns[i], standInErrs[i] = fixture.StartStandIn(ctx, assets, vc, a.ip, 443)
 		}()
 	}
+	// Registered before the processes start, so that it runs after they
+	// are stopped, while the vclusters they talk to still answer: stopped
+	// first, the stand-ins slow the teardown by a kill timeout.
+	t.Cleanup(func() {
+		wg.Wait()
+		for _, si := range standIns {
+			if si != nil {
+				si.Stop()
+			}
+		}
+	})
 
 	home := s.path("home")
 	argoEnv := []string{"HOME=" + home, "TMPDIR=" + s.path("tmp")}
@@ -190,11 +201,6 @@ func TestLocalStory(t *testing.T) {
 	s.waitReady(registrarProc.Process, 30*time.Second, registrarProc.Ready)
 
 	wg.Wait()
-	for _, si := range standIns {
-		if si != nil {
-			t.Cleanup(si.Stop)
-		}
-	}
 	for i, err := range standInErrs {
 		if err != nil {
 			t.Fatalf("starting the stand-in of %s: %v", vcs[i].Name, err)
