@@ -14,3 +14,6 @@ golangci-lint: ## Build golangci-lint from the Go module proxy (cached).
 
 lint: golangci-lint ## golangci-lint (.golangci.yml) on every package, e2e suites included.
 	$(GOLANGCI_LINT) run ./...
+
+# make test runs the linters too.
+TEST_CHECKS += lint
