@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +31,8 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // Labels Argo CD and the registrar put on a cluster Secret; repeated here
@@ -329,30 +330,9 @@ func LoadManifest(path string) (*corev1.ConfigMap, error) {
 	return &cm, nil
 }
 
-// eventually polls cond every 250 ms until it holds, failing the test with
-// the last state cond reported once timeout has passed. An error from cond
-// ends the wait at once, unless it comes from the deadline itself.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func(context.Context) (bool, string, error)) {
+// eventually waits, polling every 250 ms for at most timeout, until cond
+// holds (fixture.Await): the test fails with the last state cond reported.
+func eventually(t *testing.T, timeout time.Duration, what string, cond fixture.Condition) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	start := time.Now()
-	var last string
-	for {
-		ok, state, err := cond(ctx)
-		if err != nil && ctx.Err() == nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if state != "" {
-			last = state
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not after %s; last state: %s", what, time.Since(start).Round(time.Second), strings.TrimSpace(last))
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	fixture.Await(t, what, cond, fixture.Within(timeout), fixture.Every(250*time.Millisecond))
 }
