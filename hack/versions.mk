@@ -11,6 +11,8 @@ ETCD_VERSION           ?= v3.6.7
 HELM_VERSION           ?= v3.19.0
 # make lint (hack/build-golangci-lint.sh).
 GOLANGCI_LINT_VERSION  ?= v2.15.0
+# make lint-workflows (hack/make/release.mk).
+ACTIONLINT_VERSION     ?= v1.7.12
 # make mutate (hack/make/mutate.mk).
 GREMLINS_VERSION       ?= v0.6.0
 # Charts `make e2e` installs on kind (hack/e2e/kind.sh).

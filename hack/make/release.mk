@@ -8,7 +8,6 @@
 #   make release-dry-run RELEASE_VERSION=v1.2.3   # default: the tag at HEAD, or v0.0.0-dev.g<commit>
 #   make lint-workflows                           # actionlint on .github/workflows (part of make test)
 
-ACTIONLINT_VERSION ?= v1.7.12
 ACTIONLINT         := $(CACHE)/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
 # Where the release workflow pushes; the dry run checks that the chart's
