@@ -14,14 +14,14 @@ DOCKER_BUILD = $(if $(shell docker buildx version 2>/dev/null),docker build,DOCK
 .PHONY: docker-build docker-build-offline docker-smoke bin/registrar-static
 
 docker-build: ## Build the image from source (multi-stage Dockerfile; needs a registry).
-	$(DOCKER_BUILD) -t $(IMG) --build-arg VERSION=$(VERSION) .
+	$(DOCKER_BUILD) -t $(IMG) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(RELEASE_COMMIT) .
 
 # Static, so it runs on scratch: no libc, no loader.
 bin/registrar-static:
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $@ ./cmd/registrar
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(RELEASE_COMMIT)" -o $@ ./cmd/registrar
 
 docker-build-offline: bin/registrar-static ## Build the image from a prebuilt static binary, FROM scratch (no pull).
-	$(DOCKER_BUILD) -f Dockerfile.offline -t $(IMG)-offline --build-arg VERSION=$(VERSION) .
+	$(DOCKER_BUILD) -f Dockerfile.offline -t $(IMG)-offline --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(RELEASE_COMMIT) .
 
 # scratch has no shell and no `id`: the user is read from the image config,
 # and --help must exit 0 and print the registrar's usage. The container runs
