@@ -243,10 +243,17 @@ func TestBuildRejectsBadInput(t *testing.T) {
 	}{
 		{"missing Service", func(s *Sources, _ *fixture.VCluster) { s.Service = nil }, ReasonServiceMissing, "Service vcluster-sandbox/sandbox"},
 		{"missing kubeconfig Secret", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, ReasonKubeconfigSecretMissing, KubeconfigSecretAnnotation},
+		{"missing kubeconfig Secret, which one", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, ReasonKubeconfigSecretMissing, "Secret vcluster-sandbox/vc-sandbox does not exist"},
+		{"missing custom kubeconfig Secret", func(s *Sources, _ *fixture.VCluster) {
+			s.KubeconfigSecret = nil
+			s.Workload.SetAnnotations(map[string]string{KubeconfigSecretAnnotation: "exported"})
+		}, ReasonKubeconfigSecretMissing, "Secret vcluster-sandbox/exported does not exist"},
 		{"ambiguous ports", func(s *Sources, _ *fixture.VCluster) {
 			s.Service.Spec.Ports = []corev1.ServicePort{{Name: "a", Port: 1}, {Name: "b", Port: 2}}
 		}, ReasonNoServicePort, "no port named https"},
 		{"unparsable kubeconfig", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), ReasonBadKubeconfig, "not a parsable kubeconfig"},
+		// The line of a YAML error is the one part of it safe to repeat.
+		{"unparsable kubeconfig, where", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), ReasonBadKubeconfig, "(at line "},
 		{"no current context", replaceInKubeconfig("current-context: vcluster_sandbox_vcluster-sandbox", "current-context: other"), ReasonBadKubeconfig, "current-context"},
 		{"exec plugin", replaceInKubeconfig("client-certificate-data:", "exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/steal\n    client-certificate-data:"), ReasonUnsupportedKubeconfig, "exec credential plugin"},
 		{"token file", replaceInKubeconfig("client-certificate-data:", "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n    client-certificate-data:"), ReasonUnsupportedKubeconfig, "token file"},
@@ -394,6 +401,24 @@ func TestContentHashFollowsCredentials(t *testing.T) {
 	}
 	if !upToDate(after, after) || upToDate(before, after) {
 		t.Error("upToDate does not follow the content")
+	}
+}
+
+// The hash digests our annotations too, so a registration whose source
+// changed kind (StatefulSet to Deployment) is rewritten.
+func TestContentHashFollowsAnnotations(t *testing.T) {
+	src, _ := sources(t)
+	sts, err := Build(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Kind = "Deployment"
+	dep, err := Build(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts.Annotations[ContentHashAnnotation] == dep.Annotations[ContentHashAnnotation] {
+		t.Error("hash unchanged when the source-kind annotation changed")
 	}
 }
 
