@@ -105,6 +105,15 @@ func TestBuildShapes(t *testing.T) {
 			}
 		},
 	}, {
+		// A kubeconfig without current-context but a single context means
+		// that context, as kubectl reads it.
+		name: "no current-context, one context",
+		modify: func(src *Sources) {
+			kc := string(src.KubeconfigSecret.Data[KubeconfigKey])
+			src.KubeconfigSecret.Data[KubeconfigKey] = []byte(strings.Replace(kc, "current-context: vcluster_sandbox_vcluster-sandbox", "", 1))
+		},
+		check: wantServer("https://sandbox.vcluster-sandbox.svc"),
+	}, {
 		name:   "port other than 443 is written out",
 		modify: func(src *Sources) { src.Service.Spec.Ports[0].Port = 8443 },
 		check:  wantServer("https://sandbox.vcluster-sandbox.svc:8443"),

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -270,4 +271,42 @@ func TestDeregistersWhenDeploymentDeleted(t *testing.T) {
 	e.eventuallyRegistered(ns, "nopersist")
 	e.delete(dep)
 	e.eventuallyDeregistered(ns, "nopersist")
+}
+
+// failingApply is a client whose server-side applies fail.
+type failingApply struct{ client.Client }
+
+func (failingApply) Apply(context.Context, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+	return apierrors.NewServiceUnavailable("injected: the API server cannot answer")
+}
+
+// A write that fails is an error of the reconcile, so it is retried, never
+// taken for done.
+func TestFailedWriteIsAnError(t *testing.T) {
+	e := newEnv(t)
+	// Untrusted by the running registrar, which leaves it alone; trusted by
+	// the reconciler below, which has no namespace selector.
+	ns := e.createNamespace("vc", false)
+	e.newVCluster(ns, "sandbox")
+	key := types.NamespacedName{Namespace: ns, Name: "sandbox"}
+	opts := e.reconciler.Options
+	opts.NamespaceSelector = nil
+	var result ctrl.Result
+	var err error
+	fixture.Eventually(t, "the vcluster is in the cache", func() bool {
+		r := &reconcile.Reconciler{
+			Client:    failingApply{e.reconciler.Client},
+			APIReader: e.reconciler.APIReader,
+			Recorder:  events.NewFakeRecorder(100),
+			Options:   opts,
+		}
+		result, err = r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
+		return err != nil || result.RequeueAfter > 0
+	})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("reconcile with a failing write: %v; want the write's error", err)
+	}
+	if e.registration(ns, "sandbox") != nil {
+		t.Error("registered although the write failed")
+	}
 }
