@@ -276,6 +276,11 @@ func TestBuildRejectsBadInput(t *testing.T) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			s.KubeconfigSecret.Data[CertificateAuthorityKey] = []byte("not a certificate")
 		}, ReasonBadCertificate, "no PEM certificate"},
+		{"second CA certificate broken", func(s *Sources, vc *fixture.VCluster) {
+			delete(s.KubeconfigSecret.Data, KubeconfigKey)
+			s.KubeconfigSecret.Data[CertificateAuthorityKey] = append(append([]byte{}, vc.PKI.CACert...),
+				[]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")...)
+		}, ReasonBadCertificate, "certificate 2 does not parse"},
 		{"CA holds a private key", func(s *Sources, vc *fixture.VCluster) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			s.KubeconfigSecret.Data[CertificateAuthorityKey] = vc.PKI.ClientKey
