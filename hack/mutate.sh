@@ -34,22 +34,24 @@ unit_files='build.go|kubeconfig.go|errors.go'
 # binary and take minutes, and the chart suite's tests.
 slow_tests='^Test(KillMidBurstThenRestart|RecoversFromAPIServerOutage|LeaderElectionFailover|ArgoCDConnectsToRegisteredVCluster|Lint|DefaultsDeployHardenedRegistrar|DefaultRBACIsExact|WatchNamespacesUseRoles|ValuesMapToFlags|LabelsAnnotationsAndScheduling|ServiceMonitorSelectsMetricsService|BadValuesAreRejected|RBACSufficesClusterWide|RBACWatchNamespacesConfinesSecrets|ManifestsApplyToAPIServer|StrictValidationRefusesUnknownFields)$'
 
-# excluding_all_but FILES prints gremlins' -E options for every source
-# file of pkg/reconcile whose name FILES (a | list) does not match.
+# excluding_all_but FILES PREFIX prints gremlins' -E options for every
+# source file of pkg/reconcile whose name FILES (a | list) does not match.
+# gremlins matches them against paths relative to where it runs: PREFIX is
+# pkg/reconcile/ from the module root, empty from the package.
 excluding_all_but() {
   local f base
   for f in pkg/reconcile/*.go; do
     base=$(basename "$f")
-    [[ $base == *_test.go || $base =~ ^($1)$ ]] || printf -- '-E ^pkg/reconcile/%s$ ' "$base"
+    [[ $base == *_test.go || $base =~ ^($1)$ ]] || printf -- '-E ^%s%s$ ' "$2" "$base"
   done
 }
 
 echo "== pass 1: $safety_files against the unit and integration tests"
 GOFLAGS="-skip=$slow_tests" "$gremlins" unleash --integration --coverpkg ./pkg/reconcile \
-  --workers 1 --timeout-coefficient 3 -S lt $(excluding_all_but "$safety_files") \
+  --workers 1 --timeout-coefficient 3 -S lt $(excluding_all_but "$safety_files" pkg/reconcile/) \
   -o "$out/integration.json" .
 
 echo
 echo "== pass 2: $unit_files against the unit tests of pkg/reconcile"
-"$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt $(excluding_all_but "$unit_files") \
+"$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt $(excluding_all_but "$unit_files" "") \
   -o "$out/unit.json" ./pkg/reconcile
