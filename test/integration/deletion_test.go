@@ -98,11 +98,17 @@ func (c staleRegistration) Get(ctx context.Context, key client.ObjectKey, obj cl
 // cached and live instead of the running registrar's cache and API reader.
 func (e *env) reconcileWith(cached client.Client, live client.Reader, key types.NamespacedName) (ctrl.Result, error) {
 	e.t.Helper()
+	return reconcileOnce(cached, live, e.reconciler.Options, key)
+}
+
+// reconcileOnce runs one reconcile of key by a reconciler that is not set
+// up with a manager: cached and live stand in for its cache and API reader.
+func reconcileOnce(cached client.Client, live client.Reader, opts reconcile.Options, key types.NamespacedName) (ctrl.Result, error) {
 	r := &reconcile.Reconciler{
 		Client:    cached,
 		APIReader: live,
 		Recorder:  events.NewFakeRecorder(100),
-		Options:   e.reconciler.Options,
+		Options:   opts,
 	}
 	return r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
 }
@@ -294,13 +300,7 @@ func TestFailedWriteIsAnError(t *testing.T) {
 	var result ctrl.Result
 	var err error
 	fixture.Eventually(t, "the vcluster is in the cache", func() bool {
-		r := &reconcile.Reconciler{
-			Client:    failingApply{e.reconciler.Client},
-			APIReader: e.reconciler.APIReader,
-			Recorder:  events.NewFakeRecorder(100),
-			Options:   opts,
-		}
-		result, err = r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
+		result, err = reconcileOnce(failingApply{e.reconciler.Client}, e.reconciler.APIReader, opts, key)
 		return err != nil || result.RequeueAfter > 0
 	})
 	if !apierrors.IsServiceUnavailable(err) {
