@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -33,7 +34,8 @@ func main() {
 
 func run() int {
 	var (
-		argocdNamespace   = flag.String("argocd-namespace", "argocd", "Namespace of Argo CD, where the cluster Secrets are written.")
+		argocdNamespace   = flag.String("argocd-namespace", "argocd", "Namespace of Argo CD, where the cluster Secrets are written; with --argocd-namespaces, the one of them a vcluster is registered in unless it names another (default: the first listed).")
+		argocdNamespaces  = flag.String("argocd-namespaces", "", "Comma-separated namespaces of the Argo CD instances a vcluster may choose with annotation registrar.dev/argocd-namespace (default: just --argocd-namespace).")
 		leaderElect       = flag.Bool("leader-elect", false, "Elect a leader among replicas, so that only one writes.")
 		leaderElectionNS  = flag.String("leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace; required outside a cluster).")
 		leaderElectionID  = flag.String("leader-election-id", "registrar-leader", "Name of the leader election Lease.")
@@ -46,6 +48,8 @@ func run() int {
 		watchNamespaces   = flag.String("watch-namespaces", "", "Comma-separated namespaces to watch for vclusters (default: all); lets RBAC grant Secret access in these namespaces only.")
 		nameTemplate      = flag.String("cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
 		propagateLabels   = flag.String("propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
+		propagateNSLabels = flag.String("propagate-namespace-labels", "", "Comma-separated label keys copied from a vcluster's Namespace onto its Argo CD cluster Secret (a workload label of the same key wins).")
+		propagateAnns     = flag.String("propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 		qps               = flag.Float64("kube-api-qps", 50, "Queries per second allowed to the Kubernetes API.")
 		burst             = flag.Int("kube-api-burst", 100, "Burst of queries allowed to the Kubernetes API.")
 		concurrency       = flag.Int("max-concurrent-reconciles", 16, "vclusters reconciled in parallel (each mostly waits on the API server).")
@@ -68,7 +72,11 @@ func run() int {
 	ctrl.SetLogger(logging.CapVerbosity(zap.New(zap.UseFlagOptions(&zapOpts)), logging.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
 
-	opts := reconcile.Options{ArgoCDNamespaces: []string{*argocdNamespace}}
+	namespaces, err := argocdNamespaceList(*argocdNamespace, *argocdNamespaces, flagSet("argocd-namespace"))
+	if err != nil {
+		return usageError("%v", err)
+	}
+	opts := reconcile.Options{ArgoCDNamespaces: namespaces}
 	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(*nameTemplate)
 	if err != nil {
 		return usageError("--cluster-name-template: %v", err)
@@ -81,10 +89,24 @@ func run() int {
 		}
 		opts.NamespaceSelector = sel
 	}
-	opts.PropagateLabels = splitList(*propagateLabels)
-	for _, k := range opts.PropagateLabels {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return usageError("--propagate-labels: %q is not a label key: %s", k, strings.Join(errs, "; "))
+	for _, p := range []struct {
+		flag, what string
+		value      string
+		into       *[]string
+	}{
+		{"--propagate-labels", "a label key", *propagateLabels, &opts.PropagateLabels},
+		{"--propagate-namespace-labels", "a label key", *propagateNSLabels, &opts.PropagateNamespaceLabels},
+		{"--propagate-annotations", "an annotation key", *propagateAnns, &opts.PropagateAnnotations},
+	} {
+		*p.into = splitList(p.value)
+		for _, k := range *p.into {
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				return usageError("%s: %q is not %s: %s", p.flag, k, p.what, strings.Join(errs, "; "))
+			}
+		}
+		if ignored := reconcile.NeverPropagated(*p.into); len(ignored) > 0 {
+			setupLog.Info("never propagated, ignored: the registrar's own keys, Argo CD's secret-type and tracking keys, last-applied-configuration",
+				"flag", p.flag, "keys", ignored)
 		}
 	}
 
@@ -144,13 +166,48 @@ func run() int {
 		setupLog.Error(err, "adding readyz check")
 		return 1
 	}
-	setupLog.Info("starting", "argocdNamespace", *argocdNamespace, "namespaceSelector", *namespaceSelector,
+	setupLog.Info("starting", "argocdNamespaces", opts.ArgoCDNamespaces, "namespaceSelector", *namespaceSelector,
 		"watchNamespaces", *watchNamespaces, "leaderElect", *leaderElect)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "manager stopped with an error")
 		return 1
 	}
 	return 0
+}
+
+// argocdNamespaceList is Options.ArgoCDNamespaces from the flags: the
+// listed namespaces, the default one first. An explicit --argocd-namespace
+// must be among them.
+func argocdNamespaceList(single, list string, singleSet bool) ([]string, error) {
+	namespaces := splitList(list)
+	if len(namespaces) == 0 {
+		namespaces = []string{single}
+	}
+	seen := map[string]bool{}
+	for _, ns := range namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--argocd-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		if seen[ns] {
+			return nil, fmt.Errorf("--argocd-namespaces: %q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	if !singleSet {
+		return namespaces, nil
+	}
+	i := slices.Index(namespaces, single)
+	if i < 0 {
+		return nil, fmt.Errorf("--argocd-namespace=%s is not one of --argocd-namespaces=%s: list it there, or name one of those", single, list)
+	}
+	return append([]string{single}, slices.Delete(slices.Clone(namespaces), i, i+1)...), nil
+}
+
+// flagSet says whether the flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func splitList(s string) []string {

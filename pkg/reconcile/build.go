@@ -22,7 +22,11 @@ type Sources struct {
 	// metadata is read.
 	Workload client.Object
 	// Kind is "StatefulSet" or "Deployment".
-	Kind             string
+	Kind string
+	// Namespace is the vcluster's Namespace: its annotations are defaults
+	// for the workload's (namespaceDefaults), its labels may be propagated.
+	// nil reads as a Namespace without either.
+	Namespace        *corev1.Namespace
 	Service          *corev1.Service
 	KubeconfigSecret *corev1.Secret
 }
@@ -37,6 +41,14 @@ type BuildOptions struct {
 	// PropagateLabels lists the workload label keys copied onto the Argo CD
 	// cluster Secret, for ApplicationSet cluster generators.
 	PropagateLabels []string
+	// PropagateNamespaceLabels lists the label keys of the vcluster's
+	// Namespace copied onto the Argo CD cluster Secret; a workload label of
+	// the same key wins.
+	PropagateNamespaceLabels []string
+	// PropagateAnnotations lists the workload annotation keys copied onto
+	// the Argo CD cluster Secret, which ApplicationSet templates read as
+	// metadata.annotations.
+	PropagateAnnotations []string
 }
 
 // NameData is what a cluster name template sees.
@@ -106,13 +118,12 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 			src.Kind, ns, name, server, clusterName, ClusterNameAnnotation)
 	}
 
-	ann := w.GetAnnotations()
 	serverName := src.Service.Name + "." + src.Service.Namespace
-	if v, ok := ann[TLSServerNameAnnotation]; ok {
-		if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
-			return nil, badAnnotation(src, TLSServerNameAnnotation, "a DNS name")
+	if s, ok := src.setting(TLSServerNameAnnotation); ok {
+		if errs := validation.IsDNS1123Subdomain(s.value); len(errs) > 0 {
+			return nil, s.invalid("a DNS name")
 		}
-		serverName = v
+		serverName = s.value
 	}
 	cfg := clusterConfig{TLSClientConfig: tlsClientConfig{
 		ServerName: serverName,
@@ -133,35 +144,47 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 		ArgoCDServerKey: []byte(server),
 		ArgoCDConfigKey: cfgJSON,
 	}
-	if v, ok := ann[ProjectAnnotation]; ok {
-		if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
-			return nil, badAnnotation(src, ProjectAnnotation, "the name of an Argo CD AppProject")
+	if s, ok := src.setting(ProjectAnnotation); ok {
+		if errs := validation.IsDNS1123Subdomain(s.value); len(errs) > 0 {
+			return nil, s.invalid("the name of an Argo CD AppProject")
 		}
-		data[ArgoCDProjectKey] = []byte(v)
+		data[ArgoCDProjectKey] = []byte(s.value)
 	}
-	if v, ok := ann[NamespacesAnnotation]; ok {
-		list, err := namespaceList(v)
+	if s, ok := src.setting(NamespacesAnnotation); ok {
+		list, err := namespaceList(s.value)
 		if err != nil {
-			return nil, badAnnotation(src, NamespacesAnnotation, "a comma-separated list of namespace names")
+			return nil, s.invalid("a comma-separated list of namespace names")
 		}
 		data[ArgoCDNamespacesKey] = []byte(list)
 	}
-	if v, ok := ann[ClusterResourcesAnnotation]; ok {
-		b, err := strconv.ParseBool(v)
+	if s, ok := src.setting(ClusterResourcesAnnotation); ok {
+		b, err := strconv.ParseBool(s.value)
 		if err != nil {
-			return nil, badAnnotation(src, ClusterResourcesAnnotation, `"true" or "false"`)
+			return nil, s.invalid(`"true" or "false"`)
 		}
 		data[ArgoCDClusterResources] = []byte(strconv.FormatBool(b))
 	}
-
-	labels := map[string]string{}
-	wl := w.GetLabels()
-	for _, k := range opts.PropagateLabels {
-		if v, ok := wl[k]; ok {
-			labels[k] = v
+	if s, ok := src.setting(ShardAnnotation); ok {
+		// Argo CD reads the shard with strconv.Atoi and ignores what does
+		// not parse; a negative one matches no controller.
+		n, err := strconv.ParseUint(s.value, 10, 31)
+		if err != nil {
+			return nil, s.invalid("a non-negative integer, the Argo CD application controller shard")
 		}
+		data[ArgoCDShardKey] = []byte(strconv.FormatUint(n, 10))
 	}
-	// Our own labels go last so that no propagated label can override them.
+
+	var nsLabels map[string]string
+	if src.Namespace != nil {
+		nsLabels = src.Namespace.Labels
+	}
+	labels := map[string]string{}
+	propagate(labels, nsLabels, opts.PropagateNamespaceLabels)
+	propagate(labels, w.GetLabels(), opts.PropagateLabels) // the workload's own wins
+	annotations := map[string]string{}
+	propagate(annotations, w.GetAnnotations(), opts.PropagateAnnotations)
+	// Our own labels and annotations go last, so no propagated one could
+	// override them even if propagate let it through.
 	labels[ArgoCDSecretTypeLabel] = ArgoCDSecretTypeValue
 	labels[ManagedByLabel] = ManagedByValue
 	labels[SourceNamespaceLabel] = ns
@@ -171,21 +194,51 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	secret.Namespace = opts.ArgoCDNamespace
 	secret.Name = SecretName(ns, name)
 	secret.Labels = labels
-	secret.Annotations = map[string]string{
-		SourceKindAnnotation: src.Kind,
-		SourceUIDAnnotation:  string(w.GetUID()),
-		// Which Secret the credentials came from: its deletion, unlike a
-		// missing Secret newly named by annotation, deregisters the vcluster.
-		KubeconfigSecretAnnotation: src.KubeconfigSecret.Name,
-	}
+	annotations[SourceKindAnnotation] = src.Kind
+	annotations[SourceUIDAnnotation] = string(w.GetUID())
+	// Which Secret the credentials came from: its deletion, unlike a
+	// missing Secret newly named by annotation, deregisters the vcluster.
+	annotations[KubeconfigSecretAnnotation] = src.KubeconfigSecret.Name
+	secret.Annotations = annotations
 	secret.Annotations[ContentHashAnnotation] = contentHash(secret)
 	return secret, nil
 }
 
-func badAnnotation(src Sources, key, want string) error {
-	return inputErrorf(ReasonBadAnnotation,
-		"annotation %s on %s %s/%s must be %s; fix or remove it",
-		key, src.Kind, src.Workload.GetNamespace(), src.Workload.GetName(), want)
+// propagate copies the entries of from whose keys are listed in keys into
+// to, except those never propagated (neverPropagated).
+func propagate(to, from map[string]string, keys []string) {
+	for _, k := range keys {
+		if v, ok := from[k]; ok && !neverPropagated(k) {
+			to[k] = v
+		}
+	}
+}
+
+// neverPropagated says whether a label or annotation key is one no
+// propagation may copy onto an Argo CD cluster Secret, even if listed:
+// the registrar's own keys (which mark and describe what it owns, and
+// which later steps may write), Argo CD's cluster-Secret marker, Argo CD's
+// tracking label and annotation (an Application that installed the
+// vcluster would take the Secret for its own and prune it), and
+// last-applied-configuration (GHSA-fwr2-64vr-xv9m).
+func neverPropagated(key string) bool {
+	switch key {
+	case ManagedByLabel, ArgoCDSecretTypeLabel, ArgoCDTrackingLabel, ArgoCDTrackingAnnotation, corev1.LastAppliedConfigAnnotation:
+		return true
+	}
+	return strings.HasPrefix(key, Prefix)
+}
+
+// NeverPropagated returns the keys of keys that no propagation copies,
+// so that the command can say it ignores them.
+func NeverPropagated(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if neverPropagated(k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // serverURL is the vcluster's private service URL. The port is omitted when

@@ -52,6 +52,23 @@ const (
 	ArgoCDProjectKey       = "project"
 	ArgoCDNamespacesKey    = "namespaces"
 	ArgoCDClusterResources = "clusterResources"
+	// ArgoCDShardKey assigns the cluster to one application controller
+	// shard: clusterToSecret and SecretToCluster in argo-cd's
+	// util/db/cluster.go write and read data key "shard" as a decimal
+	// integer (strconv.Itoa / strconv.Atoi).
+	ArgoCDShardKey = "shard"
+)
+
+// Argo CD's tracking label and annotation, by which it tells that a
+// resource belongs to an Application (common.LabelKeyAppInstance and
+// common.AnnotationKeyAppInstance in argo-cd's common/common.go; the label
+// key is argocd-cm's application.instanceLabelKey, this by default). A
+// cluster Secret carrying either, copied from a vcluster that an
+// Application installed, would count as part of that Application and be
+// pruned by it, so neither is ever propagated.
+const (
+	ArgoCDTrackingLabel      = "app.kubernetes.io/instance"
+	ArgoCDTrackingAnnotation = "argocd.argoproj.io/tracking-id"
 )
 
 // Argo CD's implicit entry for its own cluster, which exists without a
@@ -87,8 +104,9 @@ const (
 	ContentHashAnnotation = Prefix + "content-hash"
 )
 
-// Annotations a user sets on a vcluster's workload (or, for IgnoreAnnotation,
-// on its namespace).
+// Annotations a user sets on a vcluster's workload. IgnoreAnnotation, and
+// the keys listed in namespaceDefaults (defaults.go), may also be set on
+// the vcluster's Namespace.
 const (
 	// IgnoreAnnotation="true" opts a vcluster, or every vcluster of a
 	// namespace, out of registration; an existing registration is removed.
@@ -107,6 +125,13 @@ const (
 	ProjectAnnotation          = Prefix + "project"
 	NamespacesAnnotation       = Prefix + "namespaces"
 	ClusterResourcesAnnotation = Prefix + "cluster-resources"
+	// ShardAnnotation sets Argo CD's "shard" key: a non-negative integer,
+	// the application controller shard that manages the cluster.
+	ShardAnnotation = Prefix + "shard"
+	// ArgoCDNamespaceAnnotation names the namespace of the Argo CD instance
+	// the vcluster is registered in; it must be one of
+	// Options.ArgoCDNamespaces (--argocd-namespaces).
+	ArgoCDNamespaceAnnotation = Prefix + "argocd-namespace"
 )
 
 // FieldOwner is the server-side apply field manager of every write.

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"text/template"
 	"time"
@@ -24,8 +25,9 @@ const cacheLagRequeue = time.Second
 // Options configure a Reconciler.
 type Options struct {
 	// ArgoCDNamespaces are the namespaces of the Argo CD instances the
-	// registrar writes cluster Secrets into; the first is where a vcluster
-	// is registered.
+	// registrar writes cluster Secrets into. A vcluster is registered in
+	// the one its ArgoCDNamespaceAnnotation names (on the workload or its
+	// Namespace), else in the first.
 	ArgoCDNamespaces []string
 	// ClusterName renders the Argo CD cluster name from a NameData, unless
 	// the workload sets ClusterNameAnnotation.
@@ -33,6 +35,12 @@ type Options struct {
 	// PropagateLabels lists the workload label keys copied onto the Argo CD
 	// cluster Secret, for ApplicationSet cluster generators.
 	PropagateLabels []string
+	// PropagateNamespaceLabels lists the label keys of the vcluster's
+	// Namespace copied onto the Argo CD cluster Secret.
+	PropagateNamespaceLabels []string
+	// PropagateAnnotations lists the workload annotation keys copied onto
+	// the Argo CD cluster Secret.
+	PropagateAnnotations []string
 	// NamespaceSelector limits the namespaces whose vclusters are trusted;
 	// nil trusts every namespace.
 	NamespaceSelector labels.Selector
@@ -176,6 +184,7 @@ func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
 	if err := r.Client.Get(ctx, types.NamespacedName{Name: st.key.Namespace}, &ns); err != nil {
 		return true, fmt.Errorf("reading namespace %s: %w", st.key.Namespace, err)
 	}
+	st.src.Namespace = &ns
 	if trusted, why := r.namespaceTrusted(&ns); !trusted {
 		r.watches.release(st.key)
 		if len(st.registrations) == 0 && ns.Annotations[IgnoreAnnotation] != "true" {
@@ -233,30 +242,48 @@ func (r *Reconciler) readCredentials(ctx context.Context, st *state) (bool, erro
 // terminal until it changes, which a watch will tell: say what is wrong,
 // keep any earlier registration, do not retry.
 func (r *Reconciler) build(ctx context.Context, st *state) (bool, error) {
-	for _, ns := range r.targets(st) {
+	targets, err := r.targets(st)
+	if err != nil {
+		return r.badInput(ctx, st, err)
+	}
+	for _, ns := range targets {
 		desired, err := Build(st.src, BuildOptions{
-			ArgoCDNamespace: ns,
-			ClusterName:     r.Options.ClusterName,
-			PropagateLabels: r.Options.PropagateLabels,
+			ArgoCDNamespace:          ns,
+			ClusterName:              r.Options.ClusterName,
+			PropagateLabels:          r.Options.PropagateLabels,
+			PropagateNamespaceLabels: r.Options.PropagateNamespaceLabels,
+			PropagateAnnotations:     r.Options.PropagateAnnotations,
 		})
-		if ie, ok := asInputError(err); ok {
-			r.metrics().errors.WithLabelValues(ie.Reason).Inc()
-			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ie.Reason, "Register", "%s", ie.Message)
-			log.FromContext(ctx).Info("vcluster cannot be registered", "reason", ie.Reason, "error", ie.Message)
-			return true, nil
-		}
 		if err != nil {
-			return true, err
+			return r.badInput(ctx, st, err)
 		}
 		st.desired = append(st.desired, desired)
 	}
 	return false, nil
 }
 
+// badInput ends a reconcile on err: an inputError is reported once, as a
+// Warning event and a metric, and not retried; any other error is.
+func (r *Reconciler) badInput(ctx context.Context, st *state, err error) (bool, error) {
+	ie, ok := asInputError(err)
+	if !ok {
+		return true, err
+	}
+	r.metrics().errors.WithLabelValues(ie.Reason).Inc()
+	r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ie.Reason, "Register", "%s", ie.Message)
+	log.FromContext(ctx).Info("vcluster cannot be registered", "reason", ie.Reason, "error", ie.Message)
+	return true, nil
+}
+
 // targets are the Argo CD namespaces the vcluster is to be registered in:
-// the first of Options.ArgoCDNamespaces.
-func (r *Reconciler) targets(*state) []string {
-	return r.Options.ArgoCDNamespaces[:1]
+// the one of Options.ArgoCDNamespaces it chooses by annotation, else the
+// first. A choice outside them is an inputError, and nothing is written.
+func (r *Reconciler) targets(st *state) ([]string, error) {
+	ns, err := argocdNamespace(st.src, r.Options.ArgoCDNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	return []string{ns}, nil
 }
 
 // applyTargets writes each desired registration, then removes the
@@ -265,9 +292,11 @@ func (r *Reconciler) targets(*state) []string {
 // between.
 func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) {
 	wanted := map[string]bool{}
+	var where []string
 	allHeld := true
 	for _, d := range st.desired {
 		wanted[d.Namespace] = true
+		where = append(where, d.Namespace)
 		held, err := r.apply(ctx, st.workload, st.registrations[d.Namespace], d)
 		if err != nil {
 			return true, err
@@ -279,7 +308,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) 
 	}
 	for ns, s := range st.registrations {
 		if !wanted[ns] {
-			if err := r.deregister(ctx, st.workload, s, "it is registered in another Argo CD namespace"); err != nil {
+			if err := r.deregister(ctx, st.workload, s, "it is now registered in Argo CD namespace "+strings.Join(where, ", ")); err != nil {
 				return true, err
 			}
 		}
