@@ -95,7 +95,7 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 	}
 	mgr, err := ctrl.NewManager(e.countingConfig(), ctrl.Options{
 		Scheme:  scheme.Scheme,
-		Cache:   reconcile.CacheOptions([]string{e.argocd}, e.watchNamespaces...),
+		Cache:   reconcile.CacheOptions(opts.ArgoCDNamespaces, e.watchNamespaces...),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	if err != nil {
@@ -218,8 +218,15 @@ func (e *env) setReady(obj client.Object, ready int32) {
 // registration reads the Argo CD cluster Secret of vcluster ns/name, or nil.
 func (e *env) registration(ns, name string) *corev1.Secret {
 	e.t.Helper()
+	return e.registrationIn(e.argocd, ns, name)
+}
+
+// registrationIn reads the Argo CD cluster Secret of vcluster ns/name in
+// Argo CD namespace argocd, or nil.
+func (e *env) registrationIn(argocd, ns, name string) *corev1.Secret {
+	e.t.Helper()
 	var s corev1.Secret
-	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: e.argocd, Name: reconcile.SecretName(ns, name)}, &s)
+	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: argocd, Name: reconcile.SecretName(ns, name)}, &s)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
