@@ -18,7 +18,8 @@ import (
 func TestLint(t *testing.T) {
 	for _, set := range [][]string{
 		nil,
-		{"watchNamespaces={team-a,team-b}", "metrics.service.enabled=true", "serviceMonitor.enabled=true", "replicaCount=2"},
+		{"watchNamespaces={team-a,team-b}", "metrics.service.enabled=true", "serviceMonitor.enabled=true", "replicaCount=2",
+			"argocdNamespaces={argocd,argocd-production}", "propagateNamespaceLabels={env}", "propagateAnnotations={example.com/slack}"},
 	} {
 		args := []string{"lint", "--strict", chartDir}
 		for _, s := range set {
@@ -34,6 +35,7 @@ func TestLint(t *testing.T) {
 // installed as release "registrar" in namespace "argocd".
 var defaultArgs = []string{
 	"--argocd-namespace=argocd",
+	"--argocd-namespaces=",
 	"--leader-elect=true",
 	"--leader-election-namespace=argocd",
 	"--leader-election-id=registrar-leader",
@@ -43,6 +45,8 @@ var defaultArgs = []string{
 	"--watch-namespaces=",
 	"--cluster-name-template={{.Namespace}}-{{.Name}}",
 	"--propagate-labels=",
+	"--propagate-namespace-labels=",
+	"--propagate-annotations=",
 	"--kube-api-qps=50",
 	"--kube-api-burst=100",
 	"--max-concurrent-reconciles=16",
@@ -176,6 +180,31 @@ func assertGrants(t *testing.T, got, want map[string]grant) {
 	}
 }
 
+// With argocdNamespaces, Secrets are readable and writable in each listed
+// Argo CD namespace, through a Role there, and nowhere else.
+func TestArgoCDNamespacesUseOneRoleEach(t *testing.T) {
+	m := release{name: "registrar", namespace: "ops", set: []string{
+		"argocdNamespace=argocd-production", "argocdNamespaces={argocd-staging,argocd-production}",
+	}}.template(t)
+	want := map[string]grant{
+		"ClusterRole/registrar-read-vclusters": {Rules: readVClusters},
+		"ClusterRole/registrar-events":         {Rules: vclusterEvents},
+		"ClusterRole/registrar-read-namespaces": {Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		}},
+		"Role/argocd-staging/registrar-argocd-secrets":    {Namespace: "argocd-staging", Rules: argocdSecrets},
+		"Role/argocd-production/registrar-argocd-secrets": {Namespace: "argocd-production", Rules: argocdSecrets},
+		"Role/ops/registrar-leader-election":              {Namespace: "ops", Rules: leaderElection("registrar-leader")},
+	}
+	assertGrants(t, m.grants(t, "registrar", "ops"), want)
+	args := m.container(t).Args
+	for _, a := range []string{"--argocd-namespace=argocd-production", "--argocd-namespaces=argocd-staging,argocd-production"} {
+		if !slices.Contains(args, a) {
+			t.Errorf("args %v lack %s", args, a)
+		}
+	}
+}
+
 // With watchNamespaces, Secrets, workloads and Services are readable, and
 // events writable, in those namespaces only; no ClusterRole but the one
 // for Namespaces remains.
@@ -203,6 +232,7 @@ func TestWatchNamespacesUseRoles(t *testing.T) {
 func TestValuesMapToFlags(t *testing.T) {
 	m := release{name: "registrar", namespace: "platform", set: []string{
 		"argocdNamespace=gitops",
+		"argocdNamespaces={argocd-staging,gitops}",
 		"leaderElection.enabled=false",
 		"leaderElection.id=lock",
 		"metrics.port=9090",
@@ -211,6 +241,8 @@ func TestValuesMapToFlags(t *testing.T) {
 		"watchNamespaces={a,b}",
 		`clusterNameTemplate=vc: {{.Name}} # {{.Namespace}}`,
 		"propagateLabels={env,example.com/team}",
+		"propagateNamespaceLabels={team,example.com/cost-center}",
+		"propagateAnnotations={example.com/slack}",
 		"kubeAPI.qps=7.5",
 		"kubeAPI.burst=15",
 		"maxConcurrentReconciles=8",
@@ -225,6 +257,7 @@ func TestValuesMapToFlags(t *testing.T) {
 	c := m.container(t)
 	want := []string{
 		"--argocd-namespace=gitops",
+		"--argocd-namespaces=argocd-staging,gitops",
 		"--leader-elect=false",
 		"--leader-election-namespace=platform",
 		"--leader-election-id=lock",
@@ -234,6 +267,8 @@ func TestValuesMapToFlags(t *testing.T) {
 		"--watch-namespaces=a,b",
 		"--cluster-name-template=vc: {{.Name}} # {{.Namespace}}",
 		"--propagate-labels=env,example.com/team",
+		"--propagate-namespace-labels=team,example.com/cost-center",
+		"--propagate-annotations=example.com/slack",
 		"--kube-api-qps=7.5",
 		"--kube-api-burst=15",
 		"--max-concurrent-reconciles=8",
@@ -253,8 +288,8 @@ func TestValuesMapToFlags(t *testing.T) {
 		t.Errorf("ports = %v", ports)
 	}
 	// Without leader election there is no Lease to grant.
-	if kinds := m.kinds(); kinds["Role"] != 5 {
-		t.Errorf("Roles = %d, want 5 (2 per watched namespace, 1 for Argo CD, none for leader election)", kinds["Role"])
+	if kinds := m.kinds(); kinds["Role"] != 6 {
+		t.Errorf("Roles = %d, want 6 (2 per watched namespace, 1 per Argo CD namespace, none for leader election)", kinds["Role"])
 	}
 }
 
@@ -376,6 +411,11 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"logging.encoder=xml"}, "encoder"},
 		{[]string{"watchNamespaces={Team_A}"}, "watchNamespaces"},
 		{[]string{"propagateLabels=env"}, "propagateLabels"},
+		{[]string{"propagateAnnotations={example.com/a,}"}, "propagateAnnotations"},
+		{[]string{"argocdNamespaces={argocd,}"}, "argocdNamespaces"},
+		{[]string{"argocdNamespaces={argocd,Argo_CD}"}, "argocdNamespaces"},
+		{[]string{"argocdNamespaces={argocd,argocd}"}, "argocdNamespaces"},
+		{[]string{"argocdNamespaces={argocd-staging,argocd-production}"}, "argocdNamespace (argocd) must be one of argocdNamespaces"},
 		{[]string{"resyncPeriod=ten minutes"}, "resyncPeriod"},
 		{[]string{"metrics.port=0"}, "port"},
 		{[]string{"replicaCount=2", "leaderElection.enabled=false"}, "leaderElection.enabled"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,9 +30,11 @@ const timeout = 30 * time.Second
 // installed is the chart installed into the test API server as release
 // "r<id>" in namespace "registrar-<id>", Argo CD in "argocd-<id>".
 type installed struct {
-	t                *testing.T
-	id, ns, argocd   string
-	m                *manifests
+	t              *testing.T
+	id, ns, argocd string
+	m              *manifests
+	// moreArgoCDs are the Argo CD namespaces listed after argocd.
+	moreArgoCDs      []string
 	serviceAccount   string
 	asServiceAccount client.Client // impersonates the chart's ServiceAccount
 	// registrar is the process startRegistrar started.
@@ -43,11 +46,29 @@ type installed struct {
 
 func install(t *testing.T, set ...string) *installed {
 	t.Helper()
+	return installWithArgoCDs(t, nil, set...)
+}
+
+// installWithArgoCDs is install with further Argo CD namespaces, one per
+// prefix, named prefix-<id> and listed after "argocd-<id>" in
+// argocdNamespaces.
+func installWithArgoCDs(t *testing.T, prefixes []string, set ...string) *installed {
+	t.Helper()
 	id := fixture.RandomID()
 	in := &installed{t: t, id: id, ns: "registrar-" + id, argocd: "argocd-" + id}
 	createNamespace(t, in.ns, nil)
 	createNamespace(t, in.argocd, nil)
-	in.m = release{name: "r" + id, namespace: in.ns, set: append(set, "argocdNamespace="+in.argocd)}.template(t)
+	set = append(set, "argocdNamespace="+in.argocd)
+	if len(prefixes) > 0 {
+		list := []string{in.argocd}
+		for _, p := range prefixes {
+			in.moreArgoCDs = append(in.moreArgoCDs, p+"-"+id)
+			createNamespace(t, p+"-"+id, nil)
+		}
+		list = append(list, in.moreArgoCDs...)
+		set = append(set, "argocdNamespaces={"+strings.Join(list, ",")+"}")
+	}
+	in.m = release{name: "r" + id, namespace: in.ns, set: set}.template(t)
 	apply(t, in.m)
 	in.serviceAccount = in.m.deployment(t).Spec.Template.Spec.ServiceAccountName
 	impersonated := rest.CopyConfig(cfg)
@@ -90,10 +111,10 @@ func (in *installed) startRegistrar() {
 
 // newVCluster writes a ready vcluster's objects into ns, as vcluster does,
 // and returns its StatefulSet.
-func (in *installed) newVCluster(ns, name string) client.Object {
+func (in *installed) newVCluster(ns, name string, opts ...fixture.Option) client.Object {
 	t := in.t
 	t.Helper()
-	vc, err := fixture.NewVCluster(name, ns)
+	vc, err := fixture.NewVCluster(name, ns, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +127,13 @@ func (in *installed) newVCluster(ns, name string) client.Object {
 
 func (in *installed) registered(ns, name string) bool {
 	in.t.Helper()
+	return in.registeredIn(in.argocd, ns, name)
+}
+
+func (in *installed) registeredIn(argocd, ns, name string) bool {
+	in.t.Helper()
 	var s corev1.Secret
-	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: in.argocd, Name: reconcile.SecretName(ns, name)}, &s)
+	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: argocd, Name: reconcile.SecretName(ns, name)}, &s)
 	if err != nil && !apierrors.IsNotFound(err) {
 		in.t.Fatal(err)
 	}
@@ -266,5 +292,62 @@ func TestRBACWatchNamespacesConfinesSecrets(t *testing.T) {
 	var s corev1.Secret
 	if err := in.asServiceAccount.Get(ctx, types.NamespacedName{Namespace: watched, Name: "vc-sandbox"}, &s); err != nil {
 		t.Errorf("reading the watched vcluster's kubeconfig Secret: %v", err)
+	}
+}
+
+// With two Argo CD namespaces, the registrar as the chart's ServiceAccount
+// registers in each: by default in the first, in the second when a
+// vcluster's annotation says so. A third, unlisted namespace is Forbidden
+// to it, and a vcluster asking for it is refused before any write. The
+// vclusters' namespace is in watchNamespaces, so that no ClusterRole lets
+// the registrar read Secrets anywhere.
+func TestRBACTwoArgoCDNamespaces(t *testing.T) {
+	id := fixture.RandomID()
+	vcNS := "vc-" + id
+	createNamespace(t, vcNS, nil)
+	in := installWithArgoCDs(t, []string{"argocd-production"}, "watchNamespaces={"+vcNS+"}")
+	production := in.moreArgoCDs[0]
+	unlisted := "argocd-unlisted-" + id
+	createNamespace(t, unlisted, nil)
+	in.startRegistrar()
+	in.eventuallyReady()
+
+	in.newVCluster(vcNS, "staging")
+	in.newVCluster(vcNS, "shop", fixture.Annotations(map[string]string{reconcile.ArgoCDNamespaceAnnotation: production}))
+	in.newVCluster(vcNS, "rogue", fixture.Annotations(map[string]string{reconcile.ArgoCDNamespaceAnnotation: unlisted}))
+	in.eventually("vcluster staging is registered in "+in.argocd, func() bool { return in.registered(vcNS, "staging") })
+	in.eventually("vcluster shop is registered in "+production, func() bool { return in.registeredIn(production, vcNS, "shop") })
+	in.eventuallyEvent(vcNS, "shop", reconcile.ReasonRegistered)
+	in.eventuallyEvent(vcNS, "rogue", reconcile.ReasonBadAnnotation)
+	for _, argocd := range []string{in.argocd, production, unlisted} {
+		if in.registeredIn(argocd, vcNS, "rogue") {
+			t.Errorf("vcluster rogue registered in %s", argocd)
+		}
+	}
+
+	ctx := context.Background()
+	in.forbidden("creating a Secret in an unlisted Argo CD namespace", func(c client.Client) error {
+		return c.Create(ctx, secret(unlisted, "planted"))
+	})
+	in.forbidden("listing Secrets in an unlisted Argo CD namespace", func(c client.Client) error {
+		return c.List(ctx, &corev1.SecretList{}, client.InNamespace(unlisted), client.MatchingLabels{reconcile.ArgoCDSecretTypeLabel: "cluster"})
+	})
+	in.forbidden("reading a Secret in an unlisted Argo CD namespace", func(c client.Client) error {
+		var s corev1.Secret
+		return c.Get(ctx, types.NamespacedName{Namespace: unlisted, Name: "argocd-secret"}, &s)
+	})
+	in.forbidden("deleting a Secret in an unlisted Argo CD namespace", func(c client.Client) error {
+		return c.Delete(ctx, secret(unlisted, "argocd-secret"))
+	})
+	// The control: both listed namespaces grant what the registrar does there.
+	for _, ns := range []string{in.argocd, production} {
+		probe := secret(ns, "rbac-probe")
+		if err := in.asServiceAccount.Create(ctx, probe); err != nil {
+			t.Errorf("creating a Secret in %s: %v", ns, err)
+			continue
+		}
+		if err := in.asServiceAccount.Delete(ctx, probe); err != nil {
+			t.Errorf("deleting a Secret in %s: %v", ns, err)
+		}
 	}
 }
