@@ -15,9 +15,15 @@ GOLANGCI_LINT_VERSION  ?= v2.15.0
 ACTIONLINT_VERSION     ?= v1.7.12
 # make mutate (hack/make/mutate.mk).
 GREMLINS_VERSION       ?= v0.6.0
+# vcluster: the binary the real-vcluster tests run (hack/build-vcluster.sh,
+# make vcluster), whose module also ships the chart they install; the kind
+# suite installs the published chart of the same release.
+VCLUSTER_VERSION       ?= v0.30.0
+# The releases make e2e-vcluster measures (README, "Supported vcluster versions").
+VCLUSTER_VERSIONS      ?= v0.20.0 v0.26.0 v0.30.0 v0.34.0
 # Charts `make e2e` installs on kind (hack/e2e/kind.sh).
 ARGOCD_CHART_VERSION   ?= 9.1.0
-VCLUSTER_CHART_VERSION ?= 0.30.0
+VCLUSTER_CHART_VERSION ?= $(patsubst v%,%,$(VCLUSTER_VERSION))
 
 # Go modules the tests already import are pinned by go.mod alone: Argo CD
 # (with the two replaces that make it resolvable) and kind. The binaries

@@ -35,8 +35,11 @@ e2e-deps: ## Check the Debian packages e2e-local needs; say how to install what 
 
 # helm (hack/make/chart.mk, which exports HELM) renders charts/registrar for
 # the registrar's args and RBAC.
-e2e-local: testbins build argocd helm e2e-deps ## Offline e2e twin: host and vcluster API servers, the registrar, Argo CD's controller (root).
-	E2E_BIN="$(CURDIR)/bin" go test -tags e2elocal -count=1 -timeout 10m -v ./test/e2e/...
+# Then the real-vcluster suite (test/realvcluster) at VCLUSTER_VERSION; one
+# after the other, since two real vclusters cannot run at once.
+e2e-local: testbins build argocd helm vcluster e2e-deps ## Offline e2e twin (a real vcluster, a stand-in, the registrar, Argo CD's controller), then the real-vcluster suite (root).
+	E2E_BIN="$(CURDIR)/bin" $(VCLUSTER_ENV) go test -tags e2elocal -count=1 -timeout 10m -v ./test/e2e/...
+	$(VCLUSTER_ENV) go test -tags realvcluster -count=1 -timeout 15m -v ./test/realvcluster/...
 
 e2e-vet: ## go vet the tagged e2e suites (plain `go vet ./...` skips them).
 	go vet -tags e2e ./test/e2e/...

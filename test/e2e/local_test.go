@@ -26,9 +26,13 @@ import (
 
 // The offline twin of the kind suite, on this machine alone:
 //   - the host cluster is envtest's kube-apiserver and etcd;
-//   - each vcluster is a second real API server (fixture.StartStandIn) on
-//     its own loopback address and port 443, with vcluster's certificates,
-//     and the objects vcluster writes into the host;
+//   - sandbox is a real vcluster (fixture.StartRealVCluster): vcluster's
+//     own binary, installed from its own chart, its proxy on 127.0.0.2:443;
+//     it writes its kubeconfig Secret and serves its own certificate;
+//   - staging is a stand-in (fixture.StartStandIn), a second real API server
+//     on 127.0.0.3:443 with vcluster's SANs and the objects vcluster writes
+//     into the host: two real vclusters cannot run side by side here, both
+//     would put their inner API server on 127.0.0.1:6443;
 //   - the registrar is the built binary, with the args charts/registrar
 //     renders (helm template) and, through impersonation, the RBAC of the
 //     chart's ServiceAccount;
@@ -40,8 +44,9 @@ import (
 //
 // Needs root (port 443, mount namespaces). Run with `make e2e-local`.
 
-// vclusterAddrs are the stand-ins' loopback addresses; they listen on 443,
-// the port of the registered service URL (which names none).
+// vclusterAddrs are the vclusters' loopback addresses; they listen on 443,
+// the port of the registered service URL (which names none). The first is
+// a real vcluster, the others stand-ins.
 var vclusterAddrs = []struct{ name, namespace, ip string }{
 	{"sandbox", "vcluster-sandbox", "127.0.0.2"},
 	{"staging", "vcluster-staging", "127.0.0.3"},
@@ -71,7 +76,11 @@ func TestLocalStory(t *testing.T) {
 	if helm == "" {
 		helm = filepath.Join(bin, "helm")
 	}
-	requireTools(t, registrar, controller, repoServer, helm, "redis-server", "git", "unshare", "mount")
+	requireTools(t, registrar, controller, repoServer, helm, "redis-server", "git", "unshare", "mount", "chroot")
+	vclusterBin, vclusterVersion, err := fixture.VClusterFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if os.Geteuid() != 0 {
 		t.Fatal("the offline twin needs root: its vcluster stand-ins listen on port 443 and Argo CD's controller runs in a private mount namespace")
 	}
@@ -104,12 +113,24 @@ func TestLocalStory(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The vcluster stand-ins start in the background while Argo CD starts.
+	// The vclusters start in the background while Argo CD starts: the
+	// real one installs itself into the host, the stand-ins wait for
+	// their objects until the stack is up.
+	realAddr := vclusterAddrs[0]
+	var realVC *fixture.RealVCluster
+	var realErr error
 	vcs := make([]*fixture.VCluster, len(vclusterAddrs))
 	standIns := make([]*fixture.StandIn, len(vclusterAddrs))
 	standInErrs := make([]error, len(vclusterAddrs))
 	var wg sync.WaitGroup
-	for i, a := range vclusterAddrs {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		realVC, realErr = fixture.StartRealVCluster(ctx, h, realAddr.name, realAddr.namespace,
+			fixture.VClusterBinary(vclusterBin, vclusterVersion), fixture.Helm(helm), fixture.ProxyAddress(realAddr.ip, 443))
+	}()
+	for i, a := range vclusterAddrs[1:] {
+		i++
 		vc, err := fixture.NewVCluster(a.name, a.namespace)
 		if err != nil {
 			t.Fatal(err)
@@ -123,9 +144,15 @@ func TestLocalStory(t *testing.T) {
 	}
 	// Registered before the processes start, so that it runs after they
 	// are stopped, while the vclusters they talk to still answer: stopped
-	// first, the stand-ins slow the teardown by a kill timeout.
+	// first, the vclusters slow the teardown by a kill timeout.
 	t.Cleanup(func() {
 		wg.Wait()
+		if realVC != nil {
+			if t.Failed() {
+				realVC.LogTail(t)
+			}
+			realVC.Stop()
+		}
 		for _, si := range standIns {
 			if si != nil {
 				si.Stop()
@@ -201,15 +228,28 @@ func TestLocalStory(t *testing.T) {
 	s.waitReady(registrarProc.Process, 30*time.Second, registrarProc.Ready)
 
 	wg.Wait()
+	if realErr != nil {
+		t.Fatalf("starting vcluster %s: %v", realAddr.name, realErr)
+	}
 	for i, err := range standInErrs {
 		if err != nil {
 			t.Fatalf("starting the stand-in of %s: %v", vcs[i].Name, err)
 		}
 	}
+	t.Logf("vcluster %s %s up, its proxy at %s:%d", realAddr.name, realVC.Version, realVC.IP, realVC.Port)
 
-	var story []VCluster
-	workloads := map[string]client.Object{}
-	for i, vc := range vcs {
+	adminCfg, err := realVC.AdminConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, err := NewClient(adminCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	story := []VCluster{{Name: realAddr.name, Namespace: realAddr.namespace, Client: inside}}
+	workloads := map[string]client.Object{realAddr.name: realVC.Workload()}
+	for i, vc := range vcs[1:] {
+		i++
 		workloads[vc.Name] = writeVCluster(ctx, t, host, vc)
 		inside, err := NewClient(&rest.Config{
 			Host: "https://" + standIns[i].Addr,
