@@ -44,6 +44,7 @@ func run() int {
 		retryPeriod       = flag.Duration("leader-election-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
 		metricsAddr       = flag.String("metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
 		probeAddr         = flag.String("health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+		pprofAddr         = flag.String("pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints, for profiling; \"0\" (the default) disables them.")
 		namespaceSelector = flag.String("namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
 		watchNamespaces   = flag.String("watch-namespaces", "", "Comma-separated namespaces to watch for vclusters (default: all); lets RBAC grant Secret access in these namespaces only.")
 		nameTemplate      = flag.String("cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
@@ -122,13 +123,15 @@ func run() int {
 		setupLog.Error(err, "building scheme")
 		return 1
 	}
-	cacheOpts := reconcile.CacheOptions(opts.ArgoCDNamespaces, splitList(*watchNamespaces)...)
+	opts.WatchNamespaces = splitList(*watchNamespaces)
+	cacheOpts := reconcile.CacheOptions(opts.ArgoCDNamespaces, opts.WatchNamespaces...)
 	cacheOpts.SyncPeriod = resync
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:        *probeAddr,
+		PprofBindAddress:              *pprofAddr,
 		LeaderElection:                *leaderElect,
 		LeaderElectionID:              *leaderElectionID,
 		LeaderElectionNamespace:       *leaderElectionNS,

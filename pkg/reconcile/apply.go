@@ -9,7 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -34,73 +36,140 @@ func (r *Reconciler) registration(ctx context.Context, argocd string, key types.
 
 func owned(s *corev1.Secret) bool { return s.Labels[ManagedByLabel] == ManagedByValue }
 
-// apply writes desired unless existing already says the same, with
-// server-side apply under one field owner, so fields that others (Argo CD,
-// a user) set on the Secret are left alone. held says whether desired is
-// now in place: false when a conflict, reported, keeps it out.
+// apply writes desired unless existing already says the same. A new
+// registration is one Create, which fails with AlreadyExists rather than
+// touch a Secret of that name that is not ours; an update is a server-side
+// apply under one field owner, so fields that others (Argo CD, a user) set
+// on the Secret are left alone, made on the very version the cache showed
+// as ours. held says whether desired is now in place: false when a
+// conflict, reported, keeps it out.
 func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *corev1.Secret) (held bool, err error) {
 	logger := log.FromContext(ctx)
 	if existing != nil && upToDate(existing, desired) {
 		logger.V(1).Info("registration up to date", "secret", desired.Name)
 		return true, nil
 	}
-	if other, err := r.collision(ctx, desired); err != nil {
+	if other, blocker, err := r.collision(ctx, desired); err != nil {
 		return false, err
 	} else if other != "" {
-		r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
-		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register",
-			"%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
+		r.refuse(w, blocker, "%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
 			other, ClusterNameAnnotation)
 		return false, nil
 	}
+	server := string(desired.Data[ArgoCDServerKey])
 	if existing == nil {
-		// The cache holds only cluster Secrets: ask the API server whether a
-		// Secret of that name exists that is not ours, and leave it alone.
+		created, err := r.create(ctx, desired)
+		if err != nil {
+			return false, err
+		}
+		if created {
+			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonRegistered, "Register",
+				"Registered in Argo CD as cluster %q at %s (Secret %s/%s)", desired.Data[ArgoCDNameKey], server, desired.Namespace, desired.Name)
+			logger.Info("registered vcluster", "secret", desired.Name, "server", server)
+			return true, nil
+		}
+		// A Secret of that name exists that the cache does not show as
+		// ours: ours not yet in the cache, or someone else's.
 		var live corev1.Secret
-		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &live)
-		switch {
-		case err == nil && !owned(&live):
-			r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
-			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register",
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &live); err != nil {
+			return false, fmt.Errorf("reading the existing Secret %s/%s: %w", desired.Namespace, desired.Name, err)
+		}
+		if !owned(&live) {
+			r.refuse(w, client.ObjectKeyFromObject(&live),
 				"Secret %s/%s exists and is not managed by the registrar; it is left untouched. Delete or rename it to let the registrar register this vcluster.",
 				desired.Namespace, desired.Name)
 			return false, nil
-		case err != nil && !apierrors.IsNotFound(err):
-			return false, fmt.Errorf("checking for an existing Secret %s/%s: %w", desired.Namespace, desired.Name, err)
-		case err == nil:
-			existing = &live
 		}
+		if upToDate(&live, desired) {
+			return true, nil
+		}
+		existing = &live
 	}
+	if err := r.update(ctx, existing, desired); err != nil {
+		return false, err
+	}
+	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonUpdated, "Register",
+		"Updated Argo CD cluster Secret %s/%s", desired.Namespace, desired.Name)
+	logger.Info("updated registration", "secret", desired.Name, "server", server)
+	return true, nil
+}
 
+// create writes desired as a new Secret; created is false when a Secret of
+// that name already exists, which is then left as it is.
+func (r *Reconciler) create(ctx context.Context, desired *corev1.Secret) (created bool, err error) {
+	s := desired.DeepCopy()
+	err = r.Client.Create(ctx, s, client.FieldOwner(FieldOwner))
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("creating Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
+	}
+	r.metrics().writes.WithLabelValues("create").Inc()
+	r.ownWrites.record(s)
+	return true, nil
+}
+
+// update server-side applies desired over existing, a Secret of ours. The
+// resource version of existing goes with the request, so the write fails
+// with a conflict (and the reconcile is retried) rather than touch a Secret
+// that was replaced meanwhile, perhaps by one that is not ours.
+func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secret) error {
+	rv, err := r.upgradeOwnership(ctx, existing)
+	if err != nil {
+		return err
+	}
 	ac := corev1ac.Secret(desired.Name, desired.Namespace).
+		WithResourceVersion(rv).
 		WithType(desired.Type).
 		WithLabels(desired.Labels).
 		WithAnnotations(desired.Annotations).
 		WithData(desired.Data)
 	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("applying Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
+		return fmt.Errorf("applying Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
 	}
 	r.metrics().writes.WithLabelValues("apply").Inc()
-
-	server := string(desired.Data[ArgoCDServerKey])
-	if existing == nil {
-		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonRegistered, "Register",
-			"Registered in Argo CD as cluster %q at %s (Secret %s/%s)", desired.Data[ArgoCDNameKey], server, desired.Namespace, desired.Name)
-		logger.Info("registered vcluster", "secret", desired.Name, "server", server)
-	} else {
-		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonUpdated, "Register",
-			"Updated Argo CD cluster Secret %s/%s", desired.Namespace, desired.Name)
-		logger.Info("updated registration", "secret", desired.Name, "server", server)
+	if ac.ResourceVersion != nil {
+		r.ownWrites.recordVersion(client.ObjectKeyFromObject(desired), *ac.ResourceVersion)
 	}
-	return true, nil
+	return nil
+}
+
+// upgradeOwnership hands the fields a Create of ours set (owned by an
+// Update of FieldOwner) to FieldOwner's server-side apply, so that a field
+// the next apply leaves out is removed rather than kept by the Create's
+// claim. It is one JSON patch, conditional on the resource version, once in
+// the life of a registration; it returns the resource version to apply on.
+func (r *Reconciler) upgradeOwnership(ctx context.Context, existing *corev1.Secret) (string, error) {
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(existing, sets.New(FieldOwner), FieldOwner)
+	if err != nil {
+		return "", fmt.Errorf("upgrading field ownership of Secret %s/%s: %w", existing.Namespace, existing.Name, err)
+	}
+	if patch == nil {
+		return existing.ResourceVersion, nil
+	}
+	s := existing.DeepCopy()
+	if err := r.Client.Patch(ctx, s, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return "", fmt.Errorf("upgrading field ownership of Secret %s/%s: %w", existing.Namespace, existing.Name, err)
+	}
+	r.metrics().writes.WithLabelValues("ownership").Inc()
+	return s.ResourceVersion, nil
+}
+
+// refuse reports a registration kept out by another Secret, and has a
+// change or deletion of that Secret reconcile the vcluster again.
+func (r *Reconciler) refuse(w *workload, blocker types.NamespacedName, format string, args ...any) {
+	r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
+	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register", format, args...)
+	r.refusals.add(blocker, client.ObjectKeyFromObject(w.Object))
 }
 
 // collision describes another Argo CD cluster Secret that declares the same
-// cluster name or server as desired, or returns "". Argo CD resolves an
-// Application's destination by either, so a second holder of one would let
-// a vcluster capture deployments meant for another cluster. The first
-// holder keeps it.
-func (r *Reconciler) collision(ctx context.Context, desired *corev1.Secret) (string, error) {
+// cluster name or server as desired, and names it, or returns "". Argo CD
+// resolves an Application's destination by either, so a second holder of
+// one would let a vcluster capture deployments meant for another cluster.
+// The first holder keeps it.
+func (r *Reconciler) collision(ctx context.Context, desired *corev1.Secret) (string, types.NamespacedName, error) {
 	for _, c := range []struct{ index, key, what string }{
 		{clusterNameIndex, ArgoCDNameKey, "cluster name"},
 		{clusterServerIndex, ArgoCDServerKey, "server"},
@@ -109,15 +178,16 @@ func (r *Reconciler) collision(ctx context.Context, desired *corev1.Secret) (str
 		value := strings.TrimRight(string(desired.Data[c.key]), "/")
 		if err := r.Client.List(ctx, &list, client.InNamespace(desired.Namespace),
 			client.MatchingFields{c.index: value}); err != nil {
-			return "", fmt.Errorf("checking %s collisions: %w", c.what, err)
+			return "", types.NamespacedName{}, fmt.Errorf("checking %s collisions: %w", c.what, err)
 		}
 		for _, s := range list.Items {
 			if s.Name != desired.Name {
-				return fmt.Sprintf("%s %q is already registered by Secret %s/%s", c.what, value, s.Namespace, s.Name), nil
+				return fmt.Sprintf("%s %q is already registered by Secret %s/%s", c.what, value, s.Namespace, s.Name),
+					client.ObjectKeyFromObject(&s), nil
 			}
 		}
 	}
-	return "", nil
+	return "", types.NamespacedName{}, nil
 }
 
 // upToDate says whether existing holds everything desired does. The hash
@@ -171,6 +241,7 @@ func (r *Reconciler) deregister(ctx context.Context, w *workload, existing *core
 		return fmt.Errorf("deleting Argo CD cluster Secret %s/%s: %w", existing.Namespace, existing.Name, err)
 	}
 	r.metrics().writes.WithLabelValues("delete").Inc()
+	r.ownWrites.forget(client.ObjectKeyFromObject(existing))
 	if w != nil {
 		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonDeregistered, "Deregister",
 			"Removed Argo CD cluster Secret %s/%s: %s", existing.Namespace, existing.Name, why)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -30,19 +31,28 @@ func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.Namespa
 	vcluster := client.ObjectKeyFromObject(src.Workload)
 	key := types.NamespacedName{Namespace: vcluster.Namespace, Name: kubeconfigSecretName(src.Workload)}
 	var secret corev1.Secret
-	found, fromCache, err := getCachedOrLive(ctx, r.Client, r.APIReader, key, &secret)
+	err := r.Client.Get(ctx, key, &secret)
+	if err == nil {
+		r.watches.release(vcluster)
+		src.KubeconfigSecret = &secret
+		return key, true, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return key, false, fmt.Errorf("reading kubeconfig Secret %s: %w", key, err)
+	}
+	// Unlabelled or not there yet: follow it (before reading it, so that no
+	// later change goes unseen), so that its rotation or creation is seen
+	// at once.
+	r.watches.ensure(vcluster, key)
+	err = r.APIReader.Get(ctx, key, &secret)
+	if apierrors.IsNotFound(err) {
+		r.watches.observed(key, "")
+		return key, false, nil
+	}
 	if err != nil {
 		return key, false, fmt.Errorf("reading kubeconfig Secret %s: %w", key, err)
 	}
-	if fromCache {
-		r.watches.release(vcluster)
-	} else {
-		// Unlabelled or not there yet: watch it by name, so that its
-		// rotation (or creation) is seen at once.
-		r.watches.ensure(vcluster, key)
-	}
-	if found {
-		src.KubeconfigSecret = &secret
-	}
-	return key, found, nil
+	r.watches.observed(key, secret.ResourceVersion)
+	src.KubeconfigSecret = &secret
+	return key, true, nil
 }

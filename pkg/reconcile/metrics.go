@@ -25,7 +25,7 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 		}, []string{"reason"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "registrar_writes_total",
-			Help: "Writes to Argo CD cluster Secrets, by operation (apply, delete).",
+			Help: "Writes to Argo CD cluster Secrets, by operation (create, apply, ownership, delete).",
 		}, []string{"operation"}),
 		registered: &registeredCollector{
 			desc: prometheus.NewDesc("registrar_registered_clusters",

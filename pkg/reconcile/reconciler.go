@@ -47,6 +47,9 @@ type Options struct {
 	// Credentials supplies what a registration's credentials are read
 	// from; nil reads the kubeconfig Secret vcluster exports.
 	Credentials CredentialSource
+	// WatchNamespaces are the namespaces vclusters are watched in, as
+	// given to CacheOptions; nil is every namespace.
+	WatchNamespaces []string
 	// Registry receives the reconciler's metrics; nil is
 	// controller-runtime's registry, which the manager serves.
 	Registry prometheus.Registerer
@@ -67,8 +70,12 @@ type Reconciler struct {
 	// watches follows kubeconfig Secrets outside the cache; set up by
 	// SetupWithManager.
 	watches *secretWatches
-	once    sync.Once
-	m       *reconcilerMetrics
+	// ownWrites and refusals decide which Argo CD cluster Secret events
+	// reconcile a vcluster (argocdevents.go).
+	ownWrites ownWrites
+	refusals  refusals
+	once      sync.Once
+	m         *reconcilerMetrics
 }
 
 // state is what the steps of one reconcile learn about a vcluster, each

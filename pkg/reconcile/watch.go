@@ -70,9 +70,19 @@ func CacheOptions(argocdNamespaces []string, watchNamespaces ...string) cache.Op
 			&appsv1.StatefulSet{}: {Label: vcluster},
 			&appsv1.Deployment{}:  {Label: vcluster},
 			&corev1.Service{}:     {Label: vcluster},
-			&corev1.Secret{}:      {Namespaces: secrets},
+			&corev1.Secret{}:      {Namespaces: secrets, Transform: keepOwnManagedFields},
 		},
 	}
+}
+
+// keepOwnManagedFields strips the managed fields of every cached Secret but
+// the registrar's own registrations, whose field owners the first update
+// after a Create needs (upgradeOwnership).
+func keepOwnManagedFields(in any) (any, error) {
+	if s, ok := in.(*corev1.Secret); ok && s.Labels[ManagedByLabel] == ManagedByValue {
+		return in, nil
+	}
+	return cache.TransformStripManagedFields()(in)
 }
 
 // SetupWithManager registers the reconciler's watches, index and metrics.
@@ -105,7 +115,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if err != nil {
 		return err
 	}
-	r.watches = newSecretWatches(meta)
+	r.watches = newSecretWatches(meta, r.Options.WatchNamespaces)
 	if err := mgr.Add(r.watches); err != nil {
 		return err
 	}
@@ -120,7 +130,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(serviceRequest),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests),
-			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+			builder.WithPredicates(notOwnWrite{writes: &r.ownWrites, refusals: &r.refusals})).
 		WatchesRawSource(source.Channel(r.watches.events, &handler.EnqueueRequestForObject{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceRequests),
 			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -158,16 +168,21 @@ func serviceRequest(_ context.Context, o client.Object) []reconcile.Request {
 
 // secretRequests maps an Argo CD cluster Secret we own to its source (so
 // that a registration deleted by hand is recreated, and one whose source
-// vanished while the registrar was down is pruned on start-up), and a
+// vanished while the registrar was down is pruned on start-up), another
+// cluster Secret to the vclusters it kept from registering, and a
 // kubeconfig Secret to the vclusters that read it.
 func (r *Reconciler) secretRequests(ctx context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
-	if slices.Contains(r.Options.ArgoCDNamespaces, o.GetNamespace()) && l[ManagedByLabel] == ManagedByValue {
+	if slices.Contains(r.Options.ArgoCDNamespaces, o.GetNamespace()) {
+		reqs := r.refusals.take(client.ObjectKeyFromObject(o))
+		if l[ManagedByLabel] != ManagedByValue {
+			return reqs
+		}
 		ns, name := l[SourceNamespaceLabel], l[SourceNameLabel]
 		if ns == "" || name == "" {
-			return nil
+			return reqs
 		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+		return append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
 	}
 	var reqs []reconcile.Request
 	for _, list := range []client.ObjectList{&appsv1.StatefulSetList{}, &appsv1.DeploymentList{}} {

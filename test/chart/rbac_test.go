@@ -2,6 +2,7 @@ package chart
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -112,17 +113,38 @@ func (in *installed) startRegistrar() {
 // newVCluster writes a ready vcluster's objects into ns, as vcluster does,
 // and returns its StatefulSet.
 func (in *installed) newVCluster(ns, name string, opts ...fixture.Option) client.Object {
+	in.t.Helper()
+	return in.newVClusterWith(ns, name, opts...).StatefulSet()
+}
+
+// newVClusterWith writes a ready vcluster shaped by opts (fixture.Option).
+func (in *installed) newVClusterWith(ns, name string, opts ...fixture.Option) *fixture.VCluster {
 	t := in.t
 	t.Helper()
 	vc, err := fixture.NewVCluster(name, ns, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sts, err := vc.Create(context.Background(), k8sClient)
-	if err != nil {
+	if _, err := vc.Create(context.Background(), k8sClient); err != nil {
 		t.Fatal(err)
 	}
-	return sts
+	return vc
+}
+
+// followsRotation rotates the client certificate of vc's kubeconfig Secret
+// and waits for its registration to carry the new one: with an unlabelled
+// Secret, proof that the watch of Secret metadata runs with the chart's RBAC.
+func (in *installed) followsRotation(vc *fixture.VCluster) {
+	in.t.Helper()
+	if err := vc.Rotate(context.Background(), k8sClient); err != nil {
+		in.t.Fatal(err)
+	}
+	want := base64.StdEncoding.EncodeToString(vc.ClientCertificate())
+	in.eventually("the rotation of "+vc.Namespace+"/"+vc.Name+" is registered", func() bool {
+		var s corev1.Secret
+		err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: in.argocd, Name: reconcile.SecretName(vc.Namespace, vc.Name)}, &s)
+		return err == nil && strings.Contains(string(s.Data[reconcile.ArgoCDConfigKey]), want)
+	})
 }
 
 func (in *installed) registered(ns, name string) bool {
@@ -207,6 +229,9 @@ func TestRBACSufficesClusterWide(t *testing.T) {
 	sts := in.newVCluster(vcNS, "sandbox")
 	in.eventually("vcluster "+vcNS+"/sandbox is registered", func() bool { return in.registered(vcNS, "sandbox") })
 	in.eventuallyEvent(vcNS, "sandbox", reconcile.ReasonRegistered)
+	legacy := in.newVClusterWith(vcNS, "legacy", fixture.Unlabelled())
+	in.eventually("vcluster "+vcNS+"/legacy is registered", func() bool { return in.registered(vcNS, "legacy") })
+	in.followsRotation(legacy)
 
 	// Leader election: its Lease, held, and the core/v1 event announcing it.
 	var lease coordinationv1.Lease
@@ -270,6 +295,9 @@ func TestRBACWatchNamespacesConfinesSecrets(t *testing.T) {
 	if in.registered(other, "outsider") {
 		t.Error("a vcluster outside watchNamespaces was registered")
 	}
+	legacy := in.newVClusterWith(watched, "legacy", fixture.Unlabelled())
+	in.eventually("vcluster "+watched+"/legacy is registered", func() bool { return in.registered(watched, "legacy") })
+	in.followsRotation(legacy)
 
 	ctx := context.Background()
 	in.forbidden("reading a kubeconfig Secret outside watchNamespaces", func(c client.Client) error {

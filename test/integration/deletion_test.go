@@ -279,10 +279,14 @@ func TestDeregistersWhenDeploymentDeleted(t *testing.T) {
 	e.eventuallyDeregistered(ns, "nopersist")
 }
 
-// failingApply is a client whose server-side applies fail.
-type failingApply struct{ client.Client }
+// failingWrites is a client whose creates and server-side applies fail.
+type failingWrites struct{ client.Client }
 
-func (failingApply) Apply(context.Context, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+func (failingWrites) Create(context.Context, client.Object, ...client.CreateOption) error {
+	return apierrors.NewServiceUnavailable("injected: the API server cannot answer")
+}
+
+func (failingWrites) Apply(context.Context, runtime.ApplyConfiguration, ...client.ApplyOption) error {
 	return apierrors.NewServiceUnavailable("injected: the API server cannot answer")
 }
 
@@ -300,7 +304,7 @@ func TestFailedWriteIsAnError(t *testing.T) {
 	var result ctrl.Result
 	var err error
 	fixture.Eventually(t, "the vcluster is in the cache", func() bool {
-		result, err = reconcileOnce(failingApply{e.reconciler.Client}, e.reconciler.APIReader, opts, key)
+		result, err = reconcileOnce(failingWrites{e.reconciler.Client}, e.reconciler.APIReader, opts, key)
 		return err != nil || result.RequeueAfter > 0
 	})
 	if !apierrors.IsServiceUnavailable(err) {

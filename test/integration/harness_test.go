@@ -54,6 +54,9 @@ type env struct {
 	// writes counts the requests of the registrar that change something in
 	// the API server (create, update, patch, delete), events included.
 	writes atomic.Int64
+	// registrationReads counts the registrar's reads of single Secrets in
+	// its Argo CD namespace, which its cache should make needless.
+	registrationReads atomic.Int64
 }
 
 // newEnv creates the test's Argo CD namespace and starts a registrar.
@@ -89,6 +92,7 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 		ArgoCDNamespaces:  []string{e.argocd},
 		NamespaceSelector: labels.SelectorFromSet(labels.Set{testLabel: e.id}),
 		Registry:          e.registry,
+		WatchNamespaces:   e.watchNamespaces,
 	}
 	for _, c := range configure {
 		c(&opts)
@@ -139,6 +143,10 @@ func (e *env) countingConfig() *rest.Config {
 			switch req.Method {
 			case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 				e.writes.Add(1)
+			case http.MethodGet:
+				if strings.HasPrefix(req.URL.Path, "/api/v1/namespaces/"+e.argocd+"/secrets/") {
+					e.registrationReads.Add(1)
+				}
 			}
 			return rt.RoundTrip(req)
 		})
@@ -339,6 +347,23 @@ func (e *env) quiet() {
 		if e.writes.Load() == n {
 			e.writes.Store(0)
 			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the registrar still writes after %s", timeout)
+		}
+	}
+}
+
+// settledWrites waits until the registrar has sent no write for a second
+// and returns how many it sent since the last quiet().
+func (e *env) settledWrites() int64 {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		n := e.writes.Load()
+		time.Sleep(time.Second)
+		if e.writes.Load() == n {
+			return n
 		}
 		if time.Now().After(deadline) {
 			e.t.Fatalf("the registrar still writes after %s", timeout)

@@ -283,8 +283,8 @@ func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
 
 // TestFollowsUnlabelledKubeconfigSecret covers vclusters before 0.24, whose
 // kubeconfig Secret has no labels and so is outside the cache: its late
-// creation and its rotation are still seen at once, through a watch on
-// that Secret alone.
+// creation, its rotation and its deletion are still seen at once, through
+// the watch of Secret metadata.
 func TestFollowsUnlabelledKubeconfigSecret(t *testing.T) {
 	e, ns := newEnvIn(t, "old")
 	vc := e.newVCluster(ns, "legacy", fixture.NoKubeconfigSecret(), fixture.Unlabelled())
@@ -297,4 +297,7 @@ func TestFollowsUnlabelledKubeconfigSecret(t *testing.T) {
 	e.eventually("the rotated certificate is registered", func() bool {
 		return contains(configOf(t, e.registration(ns, "legacy")), b64(vc.ClientCertificate()))
 	})
+
+	e.delete(e.kubeconfigSecret(vc))
+	e.eventuallyDeregistered(ns, "legacy")
 }

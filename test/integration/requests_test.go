@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// A new registration costs its write and its event: the Create itself
+// proves that no Secret of that name exists, so nothing is read first.
+func TestNewRegistrationIsOneCreateAndItsEvent(t *testing.T) {
+	e, ns := newEnvIn(t, "vc")
+	e.quiet()
+	e.registrationReads.Store(0)
+	vc := e.newVCluster(ns, "sandbox")
+	e.eventuallyRegistered(ns, "sandbox")
+	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonRegistered)
+	if got := e.settledWrites(); got != 2 {
+		t.Errorf("%d writes for a new registration, want 2 (the Create and the Registered event)", got)
+	}
+	if got := e.registrationReads.Load(); got != 0 {
+		t.Errorf("%d reads of single Secrets in the Argo CD namespace, want 0", got)
+	}
+}
+
+// A registration refused because a foreign cluster Secret declares its
+// server is made as soon as that Secret changes, not at the next resync.
+func TestRefusedRegistrationIsRetriedWhenTheForeignSecretChanges(t *testing.T) {
+	e, ns := newEnvIn(t, "vc")
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "hand-made", Namespace: e.argocd,
+			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"}},
+		StringData: map[string]string{"name": "by-hand", "server": "https://sandbox." + ns + ".svc"},
+	}
+	e.create(foreign)
+	vc := e.newVCluster(ns, "sandbox")
+	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonConflict)
+	e.neverRegistered(ns, "sandbox")
+
+	e.update(foreign, func() { foreign.StringData = map[string]string{"server": "https://elsewhere.example"} })
+	e.eventuallyRegistered(ns, "sandbox")
+	e.get(foreign)
+	if string(foreign.Data["server"]) != "https://elsewhere.example" || string(foreign.Data["name"]) != "by-hand" {
+		t.Error("the foreign Secret was changed")
+	}
+}
+
+// A registration refused because a Secret that is not ours holds its name
+// is made as soon as that Secret is deleted.
+func TestRefusedRegistrationIsRetriedWhenTheForeignSecretIsDeleted(t *testing.T) {
+	e, ns := newEnvIn(t, "vc")
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: reconcile.SecretName(ns, "sandbox"), Namespace: e.argocd,
+			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"},
+		},
+		StringData: map[string]string{"name": "hand-made", "server": "https://elsewhere"},
+	}
+	e.create(foreign)
+	vc := e.newVCluster(ns, "sandbox")
+	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonConflict)
+	e.consistently("the foreign Secret is left as it is", 2*time.Second, func() bool {
+		s := e.registration(ns, "sandbox")
+		return s != nil && s.ResourceVersion == foreign.ResourceVersion
+	})
+
+	e.delete(foreign)
+	s := e.eventuallyRegistered(ns, "sandbox")
+	if s.Labels[reconcile.ManagedByLabel] != reconcile.ManagedByValue {
+		t.Errorf("registration labels %v", s.Labels)
+	}
+}
+
+// A cluster name refused because another vcluster's registration holds it
+// is given to the second vcluster once the first lets it go.
+func TestRefusedClusterNameIsRetriedWhenItsHolderLetsGo(t *testing.T) {
+	e, ns := newEnvIn(t, "vc")
+	prod := fixture.Annotations(map[string]string{reconcile.ClusterNameAnnotation: "prod"})
+	first := e.newVCluster(ns, "first", prod)
+	e.eventuallyRegistered(ns, "first")
+	second := e.newVCluster(ns, "second", prod)
+	e.eventuallyEvent(second.StatefulSet(), reconcile.ReasonConflict)
+	e.neverRegistered(ns, "second")
+
+	sts := first.StatefulSet()
+	e.update(sts, func() { sts.Annotations = map[string]string{reconcile.ClusterNameAnnotation: "staging"} })
+	s := e.eventuallyRegistered(ns, "second")
+	if string(s.Data[reconcile.ArgoCDNameKey]) != "prod" {
+		t.Errorf("second registered as %q, want prod", s.Data[reconcile.ArgoCDNameKey])
+	}
+	var list corev1.SecretList
+	if err := k8sClient.List(context.Background(), &list, client.InNamespace(e.argocd)); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 2 {
+		t.Errorf("%d Secrets in the Argo CD namespace, want 2", len(list.Items))
+	}
+}
