@@ -71,3 +71,14 @@ func (r requests) since(earlier requests) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// total is the number of requests since earlier, watches left out.
+func (r requests) total(earlier requests) float64 {
+	n := 0.0
+	for k, v := range r {
+		if d := v - earlier[k]; d > 0 && !strings.HasPrefix(k, "WATCH") && k != "GET " {
+			n += d
+		}
+	}
+	return n
+}

@@ -97,8 +97,11 @@ type options struct {
 	unlabelledWait   time.Duration
 	concurrency      int
 	extraConcurrency []int
-	qps              int
-	burst            int
+	helm, chart      string
+	set              []string
+	flags            chartFlags
+	fleets           []string
+	curveN           []int
 	settle           time.Duration
 	timeout          time.Duration
 	baseline         bool
@@ -124,8 +127,8 @@ func main() {
 	flag.StringVar(&o.registrar, "registrar", "bin/registrar", "Registrar binary under test (make build).")
 	flag.StringVar(&o.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory holding kube-apiserver and etcd (make testbins).")
 	flag.BoolVar(&o.quick, "quick", false, "Small sizes for a smoke run; overrides the size flags.")
-	plainN := flag.String("plain-n", "100,1000", "Scenario 1: Secret counts for the plain client.")
-	coldN := flag.String("cold-n", "100,1000", "Scenario 2: vcluster counts for cold start; the largest is also used by scenarios 4, 5 and 7.")
+	plainN := flag.String("plain-n", "100,1000,5000", "Scenario 1: Secret counts for the plain client.")
+	coldN := flag.String("cold-n", "1000", "Scenario 2: vcluster counts for cold start; the largest is also used by scenarios 4, 5 and 7.")
 	flag.IntVar(&o.burstN, "burst-n", 1000, "Scenario 3: vclusters created at once (also scenario 6's fleet).")
 	flag.IntVar(&o.workers, "workers", 32, "Concurrent writers of the load generator and of the plain-client yardstick.")
 	flag.IntVar(&o.rotations, "rotations", 5, "Scenario 4: rotations of each kind (client certificate, CA).")
@@ -133,16 +136,22 @@ func main() {
 	flag.DurationVar(&o.resyncProbe, "resync-probe", 10*time.Second, "Scenario 5: --resync-period of the restart that forces one resync.")
 	unrelated := flag.String("unrelated", "20000,50000", "Scenario 6: cumulative counts of unrelated Secrets.")
 	flag.IntVar(&o.unrelatedSize, "unrelated-size", 4096, "Scenario 6: bytes of data in each unrelated Secret.")
-	flag.IntVar(&o.unlabelled, "unlabelled", 10, "Scenarios 3 and 6: vclusters of the burst fleet whose kubeconfig Secret has no labels.")
+	flag.IntVar(&o.unlabelled, "unlabelled", 500, "Scenarios 3 and 6: vclusters of the burst fleet whose kubeconfig Secret has no labels (default: half, a mixed fleet).")
 	flag.DurationVar(&o.unlabelledWait, "unlabelled-wait", 15*time.Second, "Scenario 6: how long to wait for rotations of unlabelled kubeconfig Secrets.")
-	flag.IntVar(&o.concurrency, "concurrency", 16, "--max-concurrent-reconciles of the registrar (its default is 16) and of the baseline.")
+	flag.IntVar(&o.concurrency, "concurrency", 0, "--max-concurrent-reconciles of the registrar and the baseline (0: what the chart renders).")
 	extra := flag.String("extra-concurrency", "4,32", "Scenario 2: further --max-concurrent-reconciles values to time cold start with (empty for none).")
-	flag.IntVar(&o.qps, "qps", 500, "--kube-api-qps of the registrar and the baseline.")
-	flag.IntVar(&o.burst, "burst", 1000, "--kube-api-burst of the registrar and the baseline.")
+	flag.StringVar(&o.helm, "helm", envOr("HELM", "bin/helm"), "helm binary that renders the chart (make helm).")
+	flag.StringVar(&o.chart, "chart", "charts/registrar", "Chart whose default flags the registrar runs with (helm template).")
+	flag.Func("set", "A value set when rendering the chart, as helm's --set (repeatable), e.g. -set kubeAPI.qps=500.", func(v string) error {
+		o.set = append(o.set, v)
+		return nil
+	})
+	fleets := flag.String("fleets", "labelled,unlabelled,mixed", "Scenario 8: fleets (labelled, unlabelled, mixed: half unlabelled).")
+	curveN := flag.String("curve-n", "100,1000,5000", "Scenario 8: vcluster counts of the cost curve.")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "Scenario 6: wait after adding unrelated Secrets before sampling memory.")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Longest wait for any step that must complete.")
 	flag.BoolVar(&o.baseline, "baseline", true, "Run the naive baseline in scenario 6.")
-	scenarios := flag.String("scenarios", "1,2,3,4,5,6,7", "Scenarios to run; 4, 5 and 7 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
+	scenarios := flag.String("scenarios", "1,8,2,3,4,5,6,7", "Scenarios to run (8 is the cost curve, run after 1); 4, 5 and 7 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
 	flag.StringVar(&o.profile, "profile", "", "Directory for a CPU profile of a cold start of the registrar's reconciler (an in-process twin of the binary, which exposes no pprof); empty for none.")
 	flag.Parse()
 
@@ -157,6 +166,16 @@ func main() {
 	parse(*coldN, &o.coldN)
 	parse(*unrelated, &o.unrelated)
 	parse(*extra, &o.extraConcurrency)
+	parse(*curveN, &o.curveN)
+	for _, k := range strings.Split(*fleets, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if fleetKinds[k] == nil {
+			err = fmt.Errorf("-fleets: unknown fleet %q (labelled, unlabelled, mixed)", k)
+		}
+		o.fleets = append(o.fleets, k)
+	}
 	var selected []int
 	parse(*scenarios, &selected)
 	o.scenarios = map[int]bool{}
@@ -170,7 +189,18 @@ func main() {
 	if o.quick {
 		o.plainN, o.coldN, o.burstN = []int{20, 50}, []int{20, 50}, 50
 		o.rotations, o.steady, o.resyncProbe = 2, 5*time.Second, 5*time.Second
-		o.unrelated, o.unlabelled, o.unlabelledWait, o.settle = []int{500, 1000}, 2, 5*time.Second, 2*time.Second
+		o.unrelated, o.unlabelled, o.unlabelledWait, o.settle = []int{500, 1000}, 25, 5*time.Second, 2*time.Second
+		o.curveN, o.extraConcurrency = []int{20}, nil
+	}
+	if o.flags, err = renderChartFlags(o.helm, o.chart, o.set); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if o.concurrency == 0 {
+		if o.concurrency, err = strconv.Atoi(o.flags.value("--max-concurrent-reconciles")); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: the chart renders no --max-concurrent-reconciles; pass -concurrency")
+			os.Exit(2)
+		}
 	}
 	if len(o.coldN) == 0 || len(o.unrelated) == 0 {
 		fmt.Fprintln(os.Stderr, "bench: -cold-n and -unrelated need at least one value")
@@ -193,4 +223,11 @@ func ints(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

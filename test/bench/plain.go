@@ -44,6 +44,7 @@ func (b *bench) plainClient() error {
 			}
 			if w == b.o.workers {
 				b.plain[n] = took
+				b.plainAPICPU[n] = 1000 * (b.cpu(nil)["kube-apiserver"] - cpu0["kube-apiserver"]) / float64(n)
 			}
 			if err := b.note(fmt.Sprintf("1 plain N=%d, %d writer(s)", n, w), took, req0, cpu0, nil); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,8 +28,10 @@ type bench struct {
 	ctx context.Context
 	t   table
 	pki *fixture.PKI
-	// plain is the plain client's time for N Secrets with o.workers writers.
-	plain map[int]time.Duration
+	// plain is the plain client's time for N Secrets with o.workers writers,
+	// plainAPICPU the kube-apiserver's CPU milliseconds per Secret then.
+	plain       map[int]time.Duration
+	plainAPICPU map[int]float64
 	// reg is the registrar writing into mainArgoCD, tr the watch of it.
 	reg *proc
 	tr  *tracker
@@ -49,10 +52,12 @@ func run(o options, out io.Writer) int {
 	fmt.Fprintf(out, "registrar benchmark, %s\n", began.Format(time.RFC3339))
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, %s; load average at start %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadStart)
-	fmt.Fprintf(out, "registrar: %s --kube-api-qps %d --kube-api-burst %d --max-concurrent-reconciles %d (other flags default; --resync-period 10m)\n",
-		o.registrar, o.qps, o.burst, o.concurrency)
+	fmt.Fprintf(out, "registrar: %s with the flags `helm template %s%s` renders:\n  %s\n", o.registrar, o.chart, setString(o.set), o.flags)
+	fmt.Fprintf(out, "  overridden per instance: --argocd-namespace(s) (instances side by side), --max-concurrent-reconciles (extra rows of scenario 2), --resync-period (scenario 5's probe); added: --kubeconfig and loopback metrics and probe addresses\n")
+	fmt.Fprintf(out, "uptime: %s\n", uptime())
 	fmt.Fprintf(out, "host: envtest kube-apiserver + etcd from %s, --service-cluster-ip-range %s; load generator unthrottled, %d writers\n",
 		o.assets, serviceRange, o.workers)
+	fmt.Fprintf(out, "cost curve (8): fleets %s at N=%s\n", strings.Join(o.fleets, ", "), joinInts(o.curveN))
 	fmt.Fprintf(out, "sizes: plain N=%s; cold start N=%s (extra concurrency %s); burst N=%d (%d with unlabelled kubeconfig Secrets); rotations %d each; steady %s; resync probe %s; unrelated Secrets %s of %d B; quick=%v\n\n",
 		joinInts(o.plainN), joinInts(o.coldN), joinInts(o.extraConcurrency), o.burstN, o.unlabelled, o.rotations,
 		o.steady, o.resyncProbe, joinInts(o.unrelated), o.unrelatedSize, o.quick)
@@ -66,7 +71,7 @@ func run(o options, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	b := &bench{o: o, cl: cl, ctx: context.Background(), plain: map[int]time.Duration{}, cpPIDs: controlPlanePIDs()}
+	b := &bench{o: o, cl: cl, ctx: context.Background(), plain: map[int]time.Duration{}, plainAPICPU: map[int]float64{}, cpPIDs: controlPlanePIDs()}
 	err = b.all()
 	b.reg.stop()
 	b.base.stop()
@@ -79,7 +84,7 @@ func run(o options, out io.Writer) int {
 			fmt.Fprintln(out, "  "+n)
 		}
 	}
-	fmt.Fprintf(out, "\nload average at start %s, at end %s; whole run %s\n", loadStart, loadavg(), time.Since(began).Round(time.Second))
+	fmt.Fprintf(out, "\nload average at start %s, at end %s; whole run %s\nuptime: %s\n", loadStart, loadavg(), time.Since(began).Round(time.Second), uptime())
 	if err != nil {
 		fmt.Fprintln(out, "\nFAILED:", err)
 		fmt.Fprintln(os.Stderr, "bench: a scenario did not complete:", err)
@@ -93,12 +98,19 @@ func (b *bench) all() error {
 	if b.pki, err = fixture.NewPKI(vclusterName, fixture.ServingSANs(vclusterName, "bench")); err != nil {
 		return err
 	}
-	if err := b.cl.createNamespaces(b.ctx, []string{mainArgoCD, baselineArgoCD}, 2); err != nil {
+	if err := b.cl.createNamespaces(b.ctx, []string{mainArgoCD, baselineArgoCD, releaseNamespace}, 2); err != nil {
 		return err
 	}
 	if b.o.want(1) {
 		if err := b.plainClient(); err != nil {
 			return fmt.Errorf("scenario 1: %w", err)
+		}
+	}
+	// Before any other registrar runs: it would register the curve's
+	// fleets too.
+	if b.o.want(8) {
+		if err := b.costCurve(); err != nil {
+			return fmt.Errorf("scenario 8: %w", err)
 		}
 	}
 	if b.o.want(2, 4, 5, 7) {
@@ -155,21 +167,26 @@ func step(format string, args ...any) {
 	fmt.Fprintf(progress, "%s ==> %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
+// startRegistrar runs the registrar with the chart's flags, writing into
+// Argo CD namespace argocd; concurrency and resync override the chart's
+// when positive.
 func (b *bench) startRegistrar(argocd string, concurrency int, resync time.Duration) (*proc, error) {
-	args := []string{"--argocd-namespace", argocd,
-		"--kube-api-qps", strconv.Itoa(b.o.qps), "--kube-api-burst", strconv.Itoa(b.o.burst),
-		"--max-concurrent-reconciles", strconv.Itoa(concurrency)}
-	if resync > 0 {
-		args = append(args, "--resync-period", resync.String())
+	over := map[string]string{"--argocd-namespace": argocd, "--argocd-namespaces": argocd}
+	if concurrency > 0 {
+		over["--max-concurrent-reconciles"] = strconv.Itoa(concurrency)
 	}
-	return startProc("registrar", b.cl.Dir, []string{b.o.registrar}, b.cl.Kubeconfig, args...)
+	if resync > 0 {
+		over["--resync-period"] = resync.String()
+	}
+	return startProc("registrar", b.cl.Dir, []string{b.o.registrar}, b.cl.Kubeconfig, b.o.flags.with(over)...)
 }
 
 func (b *bench) startBaseline() (*proc, error) {
 	return b.startChild("naive-baseline", baselineArgoCD, b.o.concurrency)
 }
 
-// startChild runs this program in baseline mode with extra arguments.
+// startChild runs this program in baseline mode with extra arguments, and
+// the chart's client-side limits.
 func (b *bench) startChild(name, argocd string, concurrency int, extra ...string) (*proc, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -177,8 +194,24 @@ func (b *bench) startChild(name, argocd string, concurrency int, extra ...string
 	}
 	return startProc(name, b.cl.Dir, []string{self, baselineMode}, b.cl.Kubeconfig, append([]string{
 		"--argocd-namespace", argocd,
-		"--kube-api-qps", strconv.Itoa(b.o.qps), "--kube-api-burst", strconv.Itoa(b.o.burst),
+		"--kube-api-qps", b.o.flags.value("--kube-api-qps"), "--kube-api-burst", b.o.flags.value("--kube-api-burst"),
 		"--max-concurrent-reconciles", strconv.Itoa(concurrency)}, extra...)...)
+}
+
+func setString(set []string) string {
+	out := ""
+	for _, s := range set {
+		out += " --set " + s
+	}
+	return out
+}
+
+func uptime() string {
+	out, err := exec.Command("uptime").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // clusterSecret is an Argo CD cluster Secret as the registrar builds it, so
