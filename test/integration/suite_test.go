@@ -62,5 +62,8 @@ func TestMain(m *testing.M) {
 	// Bursts of hundreds of objects: no client-side throttling in tests.
 	os.Exit(fixture.RunTests(m, func(h *fixture.Host) {
 		host, cfg, k8sClient, assets = h, h.Config, h.Client, h.Binaries
-	}, fixture.ClientRate(1000, 2000)))
+	}, fixture.ClientRate(1000, 2000),
+		// The suite creates more vcluster Services than envtest's default
+		// range (a /24) holds.
+		fixture.ServiceIPRange("10.0.0.0/16")))
 }
