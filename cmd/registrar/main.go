@@ -55,6 +55,10 @@ func run() int {
 		burst             = flag.Int("kube-api-burst", 100, "Burst of queries allowed to the Kubernetes API.")
 		concurrency       = flag.Int("max-concurrent-reconciles", 16, "vclusters reconciled in parallel (each mostly waits on the API server).")
 		resync            = flag.Duration("resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
+		probeInterval     = flag.Duration("probe-interval", 5*time.Minute, "How often every registration is probed as Argo CD will connect (besides right after each write); 0 disables the probe.")
+		probeTimeout      = flag.Duration("probe-timeout", reconcile.DefaultProbeTimeout, "Time allowed for one connection probe.")
+		probeConcurrency  = flag.Int("probe-concurrency", reconcile.DefaultProbeConcurrency, "Connection probes running at once.")
+		expiryWarning     = flag.Duration("expiry-warning", reconcile.DefaultExpiryWarning, "How long before a registration's credentials expire a CredentialsExpiring event warns.")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -77,7 +81,16 @@ func run() int {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	opts := reconcile.Options{ArgoCDNamespaces: namespaces}
+	opts := reconcile.Options{
+		ArgoCDNamespaces: namespaces,
+		ProbeInterval:    *probeInterval,
+		ProbeTimeout:     *probeTimeout,
+		ProbeConcurrency: *probeConcurrency,
+		ExpiryWarning:    *expiryWarning,
+	}
+	if *probeInterval < 0 || *probeTimeout <= 0 || *probeConcurrency < 1 || *expiryWarning <= 0 {
+		return usageError("--probe-interval must be 0 or more, --probe-timeout and --expiry-warning more than 0, --probe-concurrency at least 1")
+	}
 	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(*nameTemplate)
 	if err != nil {
 		return usageError("--cluster-name-template: %v", err)

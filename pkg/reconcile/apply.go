@@ -242,6 +242,7 @@ func (r *Reconciler) deregister(ctx context.Context, w *workload, existing *core
 	}
 	r.metrics().writes.WithLabelValues("delete").Inc()
 	r.ownWrites.forget(client.ObjectKeyFromObject(existing))
+	r.forgetExpiry(existing)
 	if w != nil {
 		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonDeregistered, "Deregister",
 			"Removed Argo CD cluster Secret %s/%s: %s", existing.Namespace, existing.Name, why)

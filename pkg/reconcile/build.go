@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -199,6 +200,9 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	// Which Secret the credentials came from: its deletion, unlike a
 	// missing Secret newly named by annotation, deregisters the vcluster.
 	annotations[KubeconfigSecretAnnotation] = src.KubeconfigSecret.Name
+	if notAfter, ok := credentialsNotAfter(creds); ok {
+		annotations[CredentialsNotAfterAnnotation] = notAfter.UTC().Format(time.RFC3339)
+	}
 	secret.Annotations = annotations
 	secret.Annotations[ContentHashAnnotation] = contentHash(secret)
 	return secret, nil

@@ -102,6 +102,22 @@ const (
 	// ContentHashAnnotation is a hash of everything the registrar writes, so
 	// that a reconcile with nothing new writes nothing.
 	ContentHashAnnotation = Prefix + "content-hash"
+	// CredentialsNotAfterAnnotation is when the registration's credentials
+	// stop working (RFC 3339): the earliest NotAfter of its client
+	// certificate and CA, or its bearer token's expiry. Absent when that is
+	// unknown.
+	CredentialsNotAfterAnnotation = Prefix + "credentials-not-after"
+)
+
+// Annotations the connection probe writes on the Argo CD cluster Secrets
+// the registrar owns, under their own field owner, only when they change.
+const (
+	// ConnectionStateAnnotation is ConnectionSuccessful or ConnectionFailed.
+	ConnectionStateAnnotation = Prefix + "connection-state"
+	// ConnectionMessageAnnotation says in one line what the last probe saw.
+	ConnectionMessageAnnotation = Prefix + "connection-message"
+	ConnectionSuccessful        = "Successful"
+	ConnectionFailed            = "Failed"
 )
 
 // Annotations a user sets on a vcluster's workload. IgnoreAnnotation, and
@@ -137,6 +153,10 @@ const (
 // FieldOwner is the server-side apply field manager of every write.
 const FieldOwner = "registrar"
 
+// ProbeFieldOwner is the field manager of the connection annotations, kept
+// apart so that the registration's own apply neither removes nor owns them.
+const ProbeFieldOwner = "registrar-probe"
+
 // Event reasons, on the vcluster's workload.
 const (
 	ReasonRegistered   = "Registered"
@@ -144,4 +164,11 @@ const (
 	ReasonDeregistered = "Deregistered"
 	ReasonConflict     = "RegistrationConflict"
 	ReasonUntrusted    = "UntrustedNamespace"
+	// ReasonConnectionFailed and ReasonConnected report a change of the
+	// connection probe's result; ReasonCredentialsExpiring and
+	// ReasonCredentialsExpired a change of the credentials' expiry state.
+	ReasonConnectionFailed    = "ConnectionFailed"
+	ReasonConnected           = "Connected"
+	ReasonCredentialsExpiring = "CredentialsExpiring"
+	ReasonCredentialsExpired  = "CredentialsExpired"
 )

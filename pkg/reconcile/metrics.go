@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -12,9 +13,11 @@ import (
 
 // reconcilerMetrics are the metrics of one Reconciler, held by it.
 type reconcilerMetrics struct {
-	errors     *prometheus.CounterVec
-	writes     *prometheus.CounterVec
-	registered *registeredCollector
+	errors        *prometheus.CounterVec
+	writes        *prometheus.CounterVec
+	probeDuration prometheus.Histogram
+	probeFailures *prometheus.CounterVec
+	registered    *registeredCollector
 }
 
 func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconcilerMetrics {
@@ -25,11 +28,29 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 		}, []string{"reason"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "registrar_writes_total",
-			Help: "Writes to Argo CD cluster Secrets, by operation (create, apply, ownership, delete).",
+			Help: "Writes to Argo CD cluster Secrets, by operation (create, apply, ownership, delete, probe: the connection annotations).",
 		}, []string{"operation"}),
+		probeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "registrar_probe_duration_seconds",
+			Help:    "Time a connection probe of a registration took, failed ones included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		probeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "registrar_probe_failures_total",
+			Help: "Connection probes that failed, by reason (dns, tcp, tls, credentials, discovery, timeout, http).",
+		}, []string{"reason"}),
 		registered: &registeredCollector{
-			desc: prometheus.NewDesc("registrar_registered_clusters",
+			registered: prometheus.NewDesc("registrar_registered_clusters",
 				"Argo CD cluster Secrets owned by the registrar.", nil, nil),
+			state: prometheus.NewDesc("registrar_connection_state",
+				"Registrations by the state of their last connection probe (successful, failed, unknown: not probed yet or probes off).",
+				[]string{"state"}, nil),
+			connected: prometheus.NewDesc("registrar_cluster_connected",
+				"1 when the last connection probe of the vcluster's registration succeeded, 0 when it failed; absent before the first probe.",
+				[]string{"namespace", "name", "argocd_namespace"}, nil),
+			expiry: prometheus.NewDesc("registrar_credentials_expiry",
+				"Registrations by how long their credentials have left (expired, 24h, 7d, 30d, later, unknown).",
+				[]string{"bucket"}, nil),
 			reader: reader, namespaces: namespaces,
 		},
 	}
@@ -42,7 +63,7 @@ func (m *reconcilerMetrics) register(reg prometheus.Registerer) error {
 		reg = metrics.Registry
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.errors, m.writes, m.registered} {
+	for _, c := range []prometheus.Collector{m.errors, m.writes, m.probeDuration, m.probeFailures, m.registered} {
 		errs = append(errs, reg.Register(c))
 	}
 	return errors.Join(errs...)
@@ -59,30 +80,73 @@ func (r *Reconciler) metrics() *reconcilerMetrics {
 	return r.m
 }
 
-// registeredCollector reports the number of Argo CD cluster Secrets the
-// registrar owns, counted in the cache at scrape time rather than tracked
-// on every write.
+// registeredCollector reports the registrations the registrar owns, their
+// connection state and the expiry of their credentials, read from the
+// cache at scrape time rather than tracked on every write: no series
+// outlives its registration.
 type registeredCollector struct {
-	desc       *prometheus.Desc
+	registered, state, connected, expiry *prometheus.Desc
+
 	reader     client.Reader
 	namespaces []string
+	now        func() time.Time
 }
 
-func (c *registeredCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *registeredCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.registered, c.state, c.connected, c.expiry} {
+		ch <- d
+	}
+}
 
 func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.reader == nil {
 		return
 	}
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
 	n := 0
+	states := map[string]int{"successful": 0, "failed": 0, "unknown": 0}
+	buckets := map[string]int{"expired": 0, "unknown": 0, "later": 0}
+	for _, b := range expiryBuckets {
+		buckets[b.name] = 0
+	}
 	for _, ns := range c.namespaces {
 		var list corev1.SecretList
 		if err := c.reader.List(context.Background(), &list, client.InNamespace(ns),
 			client.MatchingLabels{ManagedByLabel: ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
-			ch <- prometheus.NewInvalidMetric(c.desc, err)
+			for _, d := range []*prometheus.Desc{c.registered, c.state, c.connected, c.expiry} {
+				ch <- prometheus.NewInvalidMetric(d, err)
+			}
 			return
 		}
 		n += len(list.Items)
+		for i := range list.Items {
+			s := &list.Items[i]
+			buckets[expiryBucket(s.Annotations[CredentialsNotAfterAnnotation], now)]++
+			switch s.Annotations[ConnectionStateAnnotation] {
+			case ConnectionSuccessful:
+				states["successful"]++
+				ch <- c.connectedMetric(s, 1)
+			case ConnectionFailed:
+				states["failed"]++
+				ch <- c.connectedMetric(s, 0)
+			default:
+				states["unknown"]++
+			}
+		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.registered, prometheus.GaugeValue, float64(n))
+	for state, v := range states {
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(v), state)
+	}
+	for bucket, v := range buckets {
+		ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(v), bucket)
+	}
+}
+
+func (c *registeredCollector) connectedMetric(s *corev1.Secret, v float64) prometheus.Metric {
+	return prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, v,
+		s.Labels[SourceNamespaceLabel], s.Labels[SourceNameLabel], s.Namespace)
 }

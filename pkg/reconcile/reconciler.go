@@ -53,6 +53,22 @@ type Options struct {
 	// Registry receives the reconciler's metrics; nil is
 	// controller-runtime's registry, which the manager serves.
 	Registry prometheus.Registerer
+
+	// ProbeInterval is how often every registration is probed, besides
+	// right after it is written; 0 disables the connection probe.
+	ProbeInterval time.Duration
+	// ProbeTimeout bounds one probe (DefaultProbeTimeout when 0).
+	ProbeTimeout time.Duration
+	// ProbeConcurrency bounds the probes running at once
+	// (DefaultProbeConcurrency when 0).
+	ProbeConcurrency int
+	// ProbeDialer dials the server of a registration; nil is the system
+	// resolver and a plain TCP dial. Tests use it to reach
+	// <service>.<namespace>.svc.
+	ProbeDialer DialFunc
+	// ExpiryWarning is how long before its credentials expire a
+	// registration is warned about (DefaultExpiryWarning when 0).
+	ExpiryWarning time.Duration
 }
 
 // Reconciler keeps one Argo CD cluster Secret per vcluster. Its requests
@@ -76,6 +92,10 @@ type Reconciler struct {
 	refusals  refusals
 	once      sync.Once
 	m         *reconcilerMetrics
+	// prober probes registrations; nil when probes are off.
+	prober *prober
+	// expiry holds the last expiry state reported per registration.
+	expiry sync.Map
 }
 
 // state is what the steps of one reconcile learn about a vcluster, each
@@ -110,7 +130,8 @@ func (r *Reconciler) pipeline() []step {
 		{"credentials", r.readCredentials},     // Options.Credentials: the kubeconfig Secret
 		{"build", r.build},                     // pure: one desired Secret per target
 		{"apply", r.applyTargets},              // write what changed; remove registrations no target wants
-		// Post-apply steps follow here.
+		{"probe", r.scheduleProbes},            // post-apply: the prober connects as Argo CD will
+		{"expiry", r.checkExpiry},              // post-apply: warn before the credentials expire
 	}
 }
 

@@ -119,6 +119,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if err := mgr.Add(r.watches); err != nil {
 		return err
 	}
+	if r.Options.ProbeInterval > 0 {
+		r.prober = newProber(r)
+		if err := mgr.Add(r.prober); err != nil {
+			return err
+		}
+	}
 
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vcluster").

@@ -1,0 +1,118 @@
+package reconcile
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+)
+
+// certExpiring returns a self-signed PEM certificate valid until notAfter.
+func certExpiring(t *testing.T, notAfter time.Time) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "c"},
+		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func jwt(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(payload)) + ".c2lnbmF0dXJl"
+}
+
+func TestCredentialsNotAfterIsTheEarliestExpiry(t *testing.T) {
+	soon := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	later := soon.Add(300 * 24 * time.Hour)
+	cases := []struct {
+		name  string
+		creds credentials
+		want  time.Time
+		known bool
+	}{
+		{"client certificate before the CA", credentials{CertData: certExpiring(t, soon), CAData: certExpiring(t, later)}, soon, true},
+		{"CA before the client certificate", credentials{CertData: certExpiring(t, later), CAData: certExpiring(t, soon)}, soon, true},
+		{"a second CA in the bundle expires first",
+			credentials{CertData: certExpiring(t, later), CAData: append(certExpiring(t, later), certExpiring(t, soon)...)}, soon, true},
+		{"token with exp", credentials{Token: jwt(`{"exp":1798862645}`), CAData: certExpiring(t, later)}, time.Unix(1798862645, 0).UTC(), true},
+		{"token expiring after the CA", credentials{Token: jwt(`{"exp":4102444800}`), CAData: certExpiring(t, soon)}, soon, true},
+		{"token without exp is unknown, not healthy", credentials{Token: jwt(`{"sub":"system:serviceaccount:kube-system:argocd-manager"}`), CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"opaque token is unknown", credentials{Token: "abcdef.0123456789abcdef", CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"a token beside a client certificate is not what is used", credentials{CertData: certExpiring(t, soon), Token: "opaque"}, soon, true},
+		{"nothing to read", credentials{}, time.Time{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, known := credentialsNotAfter(tc.creds)
+			if known != tc.known || !got.Equal(tc.want) {
+				t.Errorf("got %v (known %v), want %v (known %v)", got, known, tc.want, tc.known)
+			}
+		})
+	}
+}
+
+func TestExpiryStateAndBucket(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	week := 7 * 24 * time.Hour
+	cases := []struct {
+		annotation string
+		state      string
+		next       time.Time
+		bucket     string
+	}{
+		{"", expiryUnknown, time.Time{}, "unknown"},
+		{"not a time", expiryUnknown, time.Time{}, "unknown"},
+		{at(-time.Second), expiryExpired, time.Time{}, "expired"},
+		{at(0), expiryExpired, time.Time{}, "expired"},
+		{at(time.Hour), expiryExpiring, now.Add(time.Hour), "24h"},
+		{at(3 * 24 * time.Hour), expiryExpiring, now.Add(3 * 24 * time.Hour), "7d"},
+		{at(week), expiryExpiring, now.Add(week), "7d"},
+		{at(20 * 24 * time.Hour), expiryOK, now.Add(13 * 24 * time.Hour), "30d"},
+		{at(365 * 24 * time.Hour), expiryOK, now.Add(358 * 24 * time.Hour), "later"},
+	}
+	for _, tc := range cases {
+		state, next := expiryState(tc.annotation, now, week)
+		if state != tc.state || !next.Equal(tc.next) {
+			t.Errorf("%q: state %s next %v, want %s %v", tc.annotation, state, next, tc.state, tc.next)
+		}
+		if b := expiryBucket(tc.annotation, now); b != tc.bucket {
+			t.Errorf("%q: bucket %s, want %s", tc.annotation, b, tc.bucket)
+		}
+	}
+}
+
+func TestBuildRecordsWhenTheCredentialsExpire(t *testing.T) {
+	src, vc := sources(t)
+	s := registrationOf(t, src)
+	got, err := time.Parse(time.RFC3339, s.Annotations[CredentialsNotAfterAnnotation])
+	if err != nil {
+		t.Fatalf("annotation %s: %v", CredentialsNotAfterAnnotation, err)
+	}
+	want, _ := credentialsNotAfter(credentials{CertData: vc.ClientCertificate(), CAData: vc.PKI.CACert})
+	if !got.Equal(want.Truncate(time.Second)) {
+		t.Errorf("%s = %v, want %v", CredentialsNotAfterAnnotation, got, want)
+	}
+
+	// A token without expiry leaves the annotation out: unknown.
+	delete(src.KubeconfigSecret.Data, KubeconfigKey)
+	delete(src.KubeconfigSecret.Data, ClientCertificateKey)
+	delete(src.KubeconfigSecret.Data, ClientKeyKey)
+	src.KubeconfigSecret.Data[TokenKey] = []byte("opaque-token")
+	if s := registrationOf(t, src); s.Annotations[CredentialsNotAfterAnnotation] != "" {
+		t.Errorf("token without expiry: %s = %q, want none", CredentialsNotAfterAnnotation, s.Annotations[CredentialsNotAfterAnnotation])
+	}
+}

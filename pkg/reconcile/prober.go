@@ -1,0 +1,240 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// Defaults of the connection probe.
+const (
+	DefaultProbeTimeout     = 10 * time.Second
+	DefaultProbeConcurrency = 8
+)
+
+// probeJitter spreads the probes of a fleet written in the same second over
+// a fifth of the interval.
+const probeJitter = 0.2
+
+// A registration just written is probed once the cache holds it; until
+// then the cache still holds the old credentials. After freshAttempts
+// looks, freshRetry apart, whatever the cache holds is probed.
+const (
+	freshRetry    = 250 * time.Millisecond
+	freshAttempts = 20
+)
+
+// prober checks, apart from the reconciles, that every registration
+// connects: right after it is written and then every interval. It runs
+// only on the leader, on a few workers of its own, so a vcluster that does
+// not answer holds up neither the reconciles nor the other probes for
+// longer than the timeout. It keeps no state a restart would need: the
+// last result is on the Argo CD Secret.
+type prober struct {
+	r        *Reconciler
+	interval time.Duration
+	timeout  time.Duration
+	workers  int
+	dial     DialFunc
+	queue    workqueue.TypedDelayingInterface[types.NamespacedName]
+
+	mu sync.Mutex
+	// tracked holds the registrations the prober schedules, with the
+	// content hash of one just written that the cache does not hold yet
+	// and how many times the prober looked for it.
+	tracked map[types.NamespacedName]*awaited
+}
+
+type awaited struct {
+	hash  string
+	tries int
+}
+
+func newProber(r *Reconciler) *prober {
+	o := r.Options
+	p := &prober{
+		r:        r,
+		interval: o.ProbeInterval,
+		timeout:  o.ProbeTimeout,
+		workers:  o.ProbeConcurrency,
+		dial:     o.ProbeDialer,
+		queue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[types.NamespacedName]{
+			Name: "probe",
+		}),
+		tracked: map[types.NamespacedName]*awaited{},
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultProbeTimeout
+	}
+	if p.workers <= 0 {
+		p.workers = DefaultProbeConcurrency
+	}
+	return p
+}
+
+// Start runs the workers until ctx ends; the manager starts it on the
+// leader only.
+func (p *prober) Start(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		p.queue.ShutDown()
+	}()
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Go(func() {
+			for p.next(ctx) {
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// track schedules the probes of registration s, which the reconcile has
+// just brought in line with desired: at once when it was written (or never
+// probed), and otherwise, the first time this process sees it, at a random
+// moment within the interval, so that a restart does not probe a whole
+// fleet in the same second.
+func (p *prober) track(existing, desired *corev1.Secret) {
+	key := types.NamespacedName{Namespace: desired.Namespace, Name: desired.Name}
+	hash := desired.Annotations[ContentHashAnnotation]
+	written := existing == nil || existing.Annotations[ContentHashAnnotation] != hash
+	p.mu.Lock()
+	_, known := p.tracked[key]
+	switch {
+	case written:
+		p.tracked[key] = &awaited{hash: hash}
+	case !known:
+		p.tracked[key] = &awaited{}
+	}
+	p.mu.Unlock()
+	switch {
+	case written || existing.Annotations[ConnectionStateAnnotation] == "":
+		p.queue.Add(key)
+	case !known:
+		p.queue.AddAfter(key, time.Duration(rand.Int64N(int64(p.interval)+1)))
+	}
+}
+
+func (p *prober) next(ctx context.Context) bool {
+	key, shutdown := p.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer p.queue.Done(key)
+	p.probe(ctx, key)
+	return true
+}
+
+// probe probes one registration and schedules the next probe.
+func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
+	logger := log.FromContext(ctx).WithValues("secret", key.String())
+	var s corev1.Secret
+	err := p.r.Client.Get(ctx, key, &s)
+	if apierrors.IsNotFound(err) || (err == nil && !owned(&s)) {
+		p.forget(key) // deregistered: nothing left to probe
+		return
+	}
+	if err != nil {
+		logger.V(1).Info("cannot read the registration to probe it; trying again later", "error", err.Error())
+		p.queue.AddAfter(key, p.interval)
+		return
+	}
+	if p.stale(key, &s) {
+		p.queue.AddAfter(key, freshRetry)
+		return
+	}
+	m := p.r.metrics()
+	start := time.Now()
+	res := probeRegistration(ctx, &s, p.dial, p.timeout)
+	m.probeDuration.Observe(time.Since(start).Seconds())
+	if res.State == ConnectionFailed {
+		m.probeFailures.WithLabelValues(res.Reason).Inc()
+	}
+	if err := p.record(ctx, &s, res); err != nil {
+		// Conflict (the registration was rewritten meanwhile) or gone:
+		// look again soon rather than at the next interval.
+		logger.V(1).Info("connection state not recorded; probing again", "error", err.Error())
+		p.queue.AddAfter(key, time.Second)
+		return
+	}
+	p.queue.AddAfter(key, wait.Jitter(p.interval, probeJitter))
+}
+
+// stale says whether the cache still holds an older version of a
+// registration just written, and the prober should wait for it.
+func (p *prober) stale(key types.NamespacedName, s *corev1.Secret) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.tracked[key]
+	if a == nil || a.hash == "" {
+		return false
+	}
+	if s.Annotations[ContentHashAnnotation] == a.hash || a.tries >= freshAttempts {
+		a.hash, a.tries = "", 0
+		return false
+	}
+	a.tries++
+	return true
+}
+
+func (p *prober) forget(key types.NamespacedName) {
+	p.mu.Lock()
+	delete(p.tracked, key)
+	p.mu.Unlock()
+}
+
+// record writes the result on the registration when it differs from what
+// the registration says, and reports the change on the vcluster's
+// workload: a Warning on failure, a Normal on the first success and on
+// recovery. A steady state writes nothing and emits nothing.
+func (p *prober) record(ctx context.Context, s *corev1.Secret, res probeResult) error {
+	prevState := s.Annotations[ConnectionStateAnnotation]
+	if prevState == res.State && s.Annotations[ConnectionMessageAnnotation] == res.Message {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[ConnectionStateAnnotation] = res.State
+	s.Annotations[ConnectionMessageAnnotation] = res.Message
+	// A merge patch, not an apply: it never creates a Secret deleted
+	// meanwhile, and the resource version makes it fail on a newer one.
+	if err := p.r.Client.Patch(ctx, s, patch, client.FieldOwner(ProbeFieldOwner)); err != nil {
+		return fmt.Errorf("recording the connection state on %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	p.r.metrics().writes.WithLabelValues("probe").Inc()
+
+	logger := log.FromContext(ctx)
+	vcluster := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
+	// Without its workload (being deleted, say) the change is logged only.
+	w, _ := getWorkload(ctx, p.r.Client, vcluster)
+	switch {
+	case res.State == ConnectionFailed:
+		logger.Info("Argo CD cannot connect to the vcluster; it stays registered", "vcluster", vcluster.String(),
+			"secret", s.Name, "reason", res.Reason, "message", res.Message)
+		if w != nil {
+			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConnectionFailed, "Probe",
+				"Argo CD cannot connect to this vcluster with its registration (Secret %s/%s), which stays in place: %s",
+				s.Namespace, s.Name, res.Message)
+		}
+	case prevState != ConnectionSuccessful:
+		logger.Info("Argo CD can connect to the vcluster", "vcluster", vcluster.String(), "secret", s.Name)
+		if w != nil {
+			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonConnected, "Probe",
+				"Argo CD can connect to this vcluster with its registration (Secret %s/%s): %s", s.Namespace, s.Name, res.Message)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// DefaultExpiryWarning is how long before credentials expire the
+// registrar warns: a week, time for a person to act.
+const DefaultExpiryWarning = 7 * 24 * time.Hour
+
+// scheduleProbes hands every desired registration to the prober, which
+// probes one just written at once and the others on its own schedule.
+func (r *Reconciler) scheduleProbes(_ context.Context, st *state) (bool, error) {
+	if r.prober == nil {
+		return false, nil
+	}
+	for _, d := range st.desired {
+		r.prober.track(st.registrations[d.Namespace], d)
+	}
+	return false, nil
+}
+
+// checkExpiry warns on the workload when a registration's credentials are
+// about to expire or have expired, once per change of that state, and
+// looks again when the state next changes. vcluster rotates its
+// certificates by rewriting the kubeconfig Secret, which the registrar
+// follows: the rewritten registration clears the warning.
+func (r *Reconciler) checkExpiry(ctx context.Context, st *state) (bool, error) {
+	warning := r.Options.ExpiryWarning
+	if warning <= 0 {
+		warning = DefaultExpiryWarning
+	}
+	now := time.Now()
+	for _, d := range st.desired {
+		notAfter := d.Annotations[CredentialsNotAfterAnnotation]
+		state, next := expiryState(notAfter, now, warning)
+		if !next.IsZero() {
+			st.requeueAfter(next.Sub(now) + time.Second)
+		}
+		key := types.NamespacedName{Namespace: d.Namespace, Name: d.Name}
+		if prev, _ := r.expiry.Swap(key, state); prev == state {
+			continue
+		}
+		switch state {
+		case expiryExpiring:
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpiring, "Register",
+				"The credentials Argo CD uses for this vcluster (Secret %s/%s) expire at %s, in %s; renew the vcluster's certificates (vcluster certs rotate) and the registrar follows the rewritten kubeconfig Secret",
+				d.Namespace, d.Name, notAfter, next.Sub(now).Round(time.Minute))
+			log.FromContext(ctx).Info("credentials expiring", "secret", d.Name, "notAfter", notAfter)
+		case expiryExpired:
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpired, "Register",
+				"The credentials Argo CD uses for this vcluster (Secret %s/%s) expired at %s: Argo CD cannot connect; renew the vcluster's certificates (vcluster certs rotate)",
+				d.Namespace, d.Name, notAfter)
+			log.FromContext(ctx).Info("credentials expired", "secret", d.Name, "notAfter", notAfter)
+		}
+	}
+	return false, nil
+}
+
+// forgetExpiry drops what was reported about a removed registration.
+func (r *Reconciler) forgetExpiry(s *corev1.Secret) {
+	r.expiry.Delete(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
+}
+
+// requeueAfter asks for the vcluster to be reconciled again within d.
+func (st *state) requeueAfter(d time.Duration) {
+	if st.result.RequeueAfter == 0 || d < st.result.RequeueAfter {
+		st.result.RequeueAfter = d
+	}
+}
