@@ -157,6 +157,9 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 	m := p.r.metrics()
 	start := time.Now()
 	res := probeRegistration(ctx, &s, p.dial, p.timeout)
+	if ctx.Err() != nil {
+		return // shutting down: the probe was cut short, not failed
+	}
 	m.probeDuration.Observe(time.Since(start).Seconds())
 	if res.State == ConnectionFailed {
 		m.probeFailures.WithLabelValues(res.Reason).Inc()
