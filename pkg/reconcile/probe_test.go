@@ -140,8 +140,10 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 			message: []string{"credentials rejected", "GET /api", "403 Forbidden"},
 		},
 		{
-			name:    "redirect not followed",
-			shape:   func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) { s.answer["/version"] = http.StatusFound },
+			name: "redirect not followed",
+			shape: func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) {
+				s.answer["/version"] = http.StatusFound
+			},
 			state:   ConnectionFailed,
 			reason:  probeHTTP,
 			message: []string{"302 Found", "elsewhere.example", "not followed"},
