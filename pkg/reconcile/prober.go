@@ -58,6 +58,10 @@ type prober struct {
 type awaited struct {
 	hash  string
 	tries int
+	// reported is the last state an event reported, so that a probe
+	// reading a cache not yet holding its predecessor's patch does not
+	// report the same change twice.
+	reported string
 }
 
 func newProber(r *Reconciler) *prober {
@@ -191,6 +195,19 @@ func (p *prober) stale(key types.NamespacedName, s *corev1.Secret) bool {
 	return true
 }
 
+// report says whether a change to state is news, and remembers it.
+func (p *prober) report(key types.NamespacedName, state string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.tracked[key]
+	if a == nil {
+		return true
+	}
+	news := a.reported != state
+	a.reported = state
+	return news
+}
+
 func (p *prober) forget(key types.NamespacedName) {
 	p.mu.Lock()
 	delete(p.tracked, key)
@@ -223,6 +240,9 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, res probeResult) 
 	vcluster := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
 	// Without its workload (being deleted, say) the change is logged only.
 	w, _ := getWorkload(ctx, p.r.Client, vcluster)
+	if !p.report(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, res.State) {
+		return nil
+	}
 	switch {
 	case res.State == ConnectionFailed:
 		logger.Info("Argo CD cannot connect to the vcluster; it stays registered", "vcluster", vcluster.String(),
