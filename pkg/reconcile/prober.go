@@ -145,6 +145,10 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 	logger := log.FromContext(ctx).WithValues("secret", key.String())
 	var s corev1.Secret
 	err := p.r.Client.Get(ctx, key, &s)
+	if apierrors.IsNotFound(err) && p.stale(key, nil) {
+		p.queue.AddAfter(key, freshRetry) // just created: not in the cache yet
+		return
+	}
 	if apierrors.IsNotFound(err) || (err == nil && !owned(&s)) {
 		p.forget(key) // deregistered: nothing left to probe
 		return
@@ -179,7 +183,8 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 }
 
 // stale says whether the cache still holds an older version of a
-// registration just written, and the prober should wait for it.
+// registration just written (s), or none yet (s nil), and the prober
+// should wait for it.
 func (p *prober) stale(key types.NamespacedName, s *corev1.Secret) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -187,7 +192,7 @@ func (p *prober) stale(key types.NamespacedName, s *corev1.Secret) bool {
 	if a == nil || a.hash == "" {
 		return false
 	}
-	if s.Annotations[ContentHashAnnotation] == a.hash || a.tries >= freshAttempts {
+	if (s != nil && s.Annotations[ContentHashAnnotation] == a.hash) || a.tries >= freshAttempts {
 		a.hash, a.tries = "", 0
 		return false
 	}

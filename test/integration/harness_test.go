@@ -93,6 +93,9 @@ func (e *env) start(configure ...func(*reconcile.Options)) {
 		NamespaceSelector: labels.SelectorFromSet(labels.Set{testLabel: e.id}),
 		Registry:          e.registry,
 		WatchNamespaces:   e.watchNamespaces,
+		// The fixture's certificates live for a day: warn only within the
+		// last hour, so that expiry events appear only where a test asks.
+		ExpiryWarning: time.Hour,
 	}
 	for _, c := range configure {
 		c(&opts)
