@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -206,17 +207,11 @@ func isTimeout(err error) bool {
 
 // unwrapURL drops the "Get <url>:" prefix of an HTTP client error.
 func unwrapURL(err error) string {
-	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return err.Error()
-		}
-		if inner := u.Unwrap(); inner != nil && strings.HasPrefix(err.Error(), "Get ") {
-			err = inner
-			continue
-		}
-		return err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
 	}
+	return err.Error()
 }
 
 // certNames lists the names a serving certificate carries.

@@ -10,8 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-
-	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // TestArgoCDConnectsToRegisteredVCluster is the end of the story at the
@@ -27,11 +25,7 @@ func TestArgoCDConnectsToRegisteredVCluster(t *testing.T) {
 	e, ns := newEnvIn(t, "vcluster-sandbox")
 	vc := e.newVCluster(ns, "sandbox")
 
-	standIn, err := fixture.StartStandIn(context.Background(), assets, vc, "127.0.0.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(standIn.Stop)
+	standIn := startStandIn(t, vc)
 
 	secret := e.eventuallyRegistered(ns, "sandbox")
 	cluster, err := db.SecretToCluster(secret)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"maps"
 	"math/big"
 	"net"
 	"strings"
@@ -39,6 +40,18 @@ func probing(routes map[string]string) func(*reconcile.Options) {
 }
 
 const probeEvery = 500 * time.Millisecond
+
+// startStandIn starts a real API server serving as vc, stopped when the
+// test ends.
+func startStandIn(t *testing.T, vc *fixture.VCluster) *fixture.StandIn {
+	t.Helper()
+	standIn, err := fixture.StartStandIn(context.Background(), assets, vc, "127.0.0.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standIn.Stop)
+	return standIn
+}
 
 // serviceAddr is where Argo CD, inside the host cluster, reaches vcluster
 // name in namespace ns.
@@ -135,11 +148,7 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	standIn, err := fixture.StartStandIn(context.Background(), assets, vc, "127.0.0.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(standIn.Stop)
+	standIn := startStandIn(t, vc)
 	e.start(probing(map[string]string{serviceAddr(ns, "sandbox"): standIn.Addr}))
 	workload := createVCluster(t, k8sClient, ns, "sandbox", fixture.WithPKI(vc.PKI)).Workload()
 
@@ -215,11 +224,7 @@ func TestProbeNamesWhatIsWrong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	standIn, err := fixture.StartStandIn(context.Background(), assets, vc, "127.0.0.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(standIn.Stop)
+	standIn := startStandIn(t, vc)
 	front, err := standIn.StartFront()
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +323,11 @@ func TestExpiringAndExpiredCredentialsAreWarned(t *testing.T) {
 	}
 
 	// Reconciles that change nothing do not repeat the warning.
-	e.update(soon, func() { soon.SetLabels(merge(soon.GetLabels(), map[string]string{"touched": "1"})) })
+	e.update(soon, func() {
+		l := maps.Clone(soon.GetLabels())
+		l["touched"] = "1"
+		soon.SetLabels(l)
+	})
 	e.quiet()
 	for _, w := range []struct {
 		obj    client.Object
@@ -328,17 +337,6 @@ func TestExpiringAndExpiredCredentialsAreWarned(t *testing.T) {
 			t.Errorf("%d %s events on %s, want 1", n, w.reason, w.obj.GetName())
 		}
 	}
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 // issueExpiredClient signs, with p's CA, an admin client certificate that
