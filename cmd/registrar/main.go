@@ -18,12 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/registrar-dev/registrar/pkg/logging"
+	"github.com/registrar-dev/registrar/pkg/oneshot"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/pkg/version"
 )
@@ -59,7 +61,12 @@ func run() int {
 		probeTimeout      = flag.Duration("probe-timeout", reconcile.DefaultProbeTimeout, "Time allowed for one connection probe.")
 		probeConcurrency  = flag.Int("probe-concurrency", reconcile.DefaultProbeConcurrency, "Connection probes running at once.")
 		expiryWarning     = flag.Duration("expiry-warning", reconcile.DefaultExpiryWarning, "How long before a registration's credentials expire a CredentialsExpiring event warns.")
+		once              = flag.Bool("once", false, "Make one pass over every vcluster (register, update, prune), print what was decided, and exit: 0 when every vcluster is in its desired state, 1 when one is refused or in error. No leader election, no probe, no metrics endpoint.")
+		dryRun            = flag.Bool("dry-run", false, "With --once: decide as usual and write nothing, anywhere; exit 0 when there is nothing to do, 1 when there are changes, 2 when a vcluster is refused or in error (as kubectl diff).")
+		kubeContext       = flag.String("context", "", "The kubeconfig context to use (default: the current one).")
+		output            = flag.String("output", "", "With --once: \"yaml\" or \"json\" prints the Argo CD cluster Secrets written (or, with --dry-run, to be written), every secret value redacted, instead of a line per vcluster.")
 	)
+	flag.StringVar(output, "o", "", "Shorthand for --output.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
@@ -77,6 +84,12 @@ func run() int {
 	ctrl.SetLogger(logging.CapVerbosity(zap.New(zap.UseFlagOptions(&zapOpts)), logging.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
 
+	if (*dryRun || *output != "") && !*once {
+		return usageError("--dry-run and --output go with --once")
+	}
+	if *output != oneshot.OutputTable && *output != oneshot.OutputYAML && *output != oneshot.OutputJSON {
+		return usageError("--output=%s: use yaml or json, or leave it out for a line per vcluster", *output)
+	}
 	namespaces, err := argocdNamespaceList(*argocdNamespace, *argocdNamespaces, flagSet("argocd-namespace"))
 	if err != nil {
 		return usageError("%v", err)
@@ -124,9 +137,9 @@ func run() int {
 		}
 	}
 
-	cfg, err := ctrl.GetConfig()
+	cfg, err := config.GetConfigWithContext(*kubeContext)
 	if err != nil {
-		setupLog.Error(err, "no Kubernetes configuration: pass --kubeconfig or run in a cluster")
+		setupLog.Error(err, "no Kubernetes configuration: pass --kubeconfig (and --context) or run in a cluster")
 		return 1
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
@@ -139,6 +152,27 @@ func run() int {
 	opts.WatchNamespaces = splitList(*watchNamespaces)
 	cacheOpts := reconcile.CacheOptions(opts.ArgoCDNamespaces, opts.WatchNamespaces...)
 	cacheOpts.SyncPeriod = resync
+	if *once {
+		// One pass from anywhere, a laptop included: nothing to elect,
+		// nothing to serve.
+		mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Cache: cacheOpts,
+			Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0", PprofBindAddress: "0"})
+		if err != nil {
+			setupLog.Error(err, "creating manager")
+			return 2
+		}
+		report, err := oneshot.Run(ctrl.SetupSignalHandler(), mgr, opts, oneshot.Config{DryRun: *dryRun})
+		if err != nil {
+			setupLog.Error(err, "one pass failed")
+			return 2
+		}
+		if err := report.Write(os.Stdout, *output); err != nil {
+			setupLog.Error(err, "printing the report")
+			return 2
+		}
+		fmt.Fprint(os.Stderr, report.Summary())
+		return report.ExitCode()
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOpts,

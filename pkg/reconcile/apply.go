@@ -42,17 +42,19 @@ func owned(s *corev1.Secret) bool { return s.Labels[ManagedByLabel] == ManagedBy
 // apply under one field owner, so fields that others (Argo CD, a user) set
 // on the Secret are left alone, made on the very version the cache showed
 // as ours. held says whether desired is now in place: false when a
-// conflict, reported, keeps it out.
-func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *corev1.Secret) (held bool, err error) {
+// conflict, reported, keeps it out. Each outcome is recorded on st.
+func (r *Reconciler) apply(ctx context.Context, st *state, existing, desired *corev1.Secret) (held bool, err error) {
 	logger := log.FromContext(ctx)
+	w := st.workload
 	if existing != nil && upToDate(existing, desired) {
 		logger.V(1).Info("registration up to date", "secret", desired.Name)
+		st.decide(DecisionUnchanged, desired, "the registration is up to date")
 		return true, nil
 	}
 	if other, blocker, err := r.collision(ctx, desired); err != nil {
 		return false, err
 	} else if other != "" {
-		r.refuse(w, blocker, "%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
+		r.refuse(st, desired, blocker, "%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
 			other, ClusterNameAnnotation)
 		return false, nil
 	}
@@ -66,6 +68,7 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonRegistered, "Register",
 				"Registered in Argo CD as cluster %q at %s (Secret %s/%s)", desired.Data[ArgoCDNameKey], server, desired.Namespace, desired.Name)
 			logger.Info("registered vcluster", "secret", desired.Name, "server", server)
+			st.decide(DecisionRegister, desired, "no registration yet")
 			return true, nil
 		}
 		// A Secret of that name exists that the cache does not show as
@@ -75,12 +78,13 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 			return false, fmt.Errorf("reading the existing Secret %s/%s: %w", desired.Namespace, desired.Name, err)
 		}
 		if !owned(&live) {
-			r.refuse(w, client.ObjectKeyFromObject(&live),
+			r.refuse(st, desired, client.ObjectKeyFromObject(&live),
 				"Secret %s/%s exists and is not managed by the registrar; it is left untouched. Delete or rename it to let the registrar register this vcluster.",
 				desired.Namespace, desired.Name)
 			return false, nil
 		}
 		if upToDate(&live, desired) {
+			st.decide(DecisionUnchanged, desired, "the registration is up to date")
 			return true, nil
 		}
 		existing = &live
@@ -91,12 +95,26 @@ func (r *Reconciler) apply(ctx context.Context, w *workload, existing, desired *
 	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonUpdated, "Register",
 		"Updated Argo CD cluster Secret %s/%s", desired.Namespace, desired.Name)
 	logger.Info("updated registration", "secret", desired.Name, "server", server)
+	st.decide(DecisionUpdate, desired, "changed: %s", strings.Join(differences(existing, desired), ", "))
 	return true, nil
 }
 
 // create writes desired as a new Secret; created is false when a Secret of
-// that name already exists, which is then left as it is.
+// that name already exists, which is then left as it is. In a dry run it
+// writes nothing: it reads the API server for a Secret of that name, which
+// the cache may not hold.
 func (r *Reconciler) create(ctx context.Context, desired *corev1.Secret) (created bool, err error) {
+	if r.Options.DryRun {
+		var live corev1.Secret
+		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &live)
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading Secret %s/%s: %w", desired.Namespace, desired.Name, err)
+		}
+		return false, nil
+	}
 	s := desired.DeepCopy()
 	err = r.Client.Create(ctx, s, client.FieldOwner(FieldOwner))
 	if apierrors.IsAlreadyExists(err) {
@@ -115,6 +133,9 @@ func (r *Reconciler) create(ctx context.Context, desired *corev1.Secret) (create
 // with a conflict (and the reconcile is retried) rather than touch a Secret
 // that was replaced meanwhile, perhaps by one that is not ours.
 func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secret) error {
+	if r.Options.DryRun {
+		return nil
+	}
 	rv, err := r.upgradeOwnership(ctx, existing)
 	if err != nil {
 		return err
@@ -156,12 +177,14 @@ func (r *Reconciler) upgradeOwnership(ctx context.Context, existing *corev1.Secr
 	return s.ResourceVersion, nil
 }
 
-// refuse reports a registration kept out by another Secret, and has a
-// change or deletion of that Secret reconcile the vcluster again.
-func (r *Reconciler) refuse(w *workload, blocker types.NamespacedName, format string, args ...any) {
+// refuse reports registration desired kept out by another Secret, and has
+// a change or deletion of that Secret reconcile the vcluster again.
+func (r *Reconciler) refuse(st *state, desired *corev1.Secret, blocker types.NamespacedName, format string, args ...any) {
+	w := st.workload
 	r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
 	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register", format, args...)
 	r.refusals.add(blocker, client.ObjectKeyFromObject(w.Object))
+	st.decide(DecisionRefuse, desired, ReasonConflict+": "+format, args...)
 }
 
 // collision describes another Argo CD cluster Secret that declares the same
@@ -228,14 +251,20 @@ func subset(m, keys map[string][]byte) map[string][]byte {
 
 // deregister removes the registration, if any, and says why. The delete is
 // conditional on the Secret's UID, so a Secret recreated meanwhile survives.
-// w may be nil when the workload itself is gone.
-func (r *Reconciler) deregister(ctx context.Context, w *workload, existing *corev1.Secret, why string) error {
+// The outcome is recorded on st; a dry run deletes nothing.
+func (r *Reconciler) deregister(ctx context.Context, st *state, existing *corev1.Secret, why string) error {
 	if existing == nil {
+		return nil
+	}
+	w := st.workload // nil when the workload itself is gone
+	if r.Options.DryRun {
+		st.decide(DecisionDeregister, existing, "%s", why)
 		return nil
 	}
 	err := r.Client.Delete(ctx, existing, client.Preconditions{UID: &existing.UID})
 	switch {
 	case apierrors.IsNotFound(err):
+		st.decide(DecisionDeregister, existing, "%s (already removed by someone else)", why)
 		return nil // someone else removed it meanwhile
 	case err != nil:
 		return fmt.Errorf("deleting Argo CD cluster Secret %s/%s: %w", existing.Namespace, existing.Name, err)
@@ -248,5 +277,6 @@ func (r *Reconciler) deregister(ctx context.Context, w *workload, existing *core
 			"Removed Argo CD cluster Secret %s/%s: %s", existing.Namespace, existing.Name, why)
 	}
 	log.FromContext(ctx).Info("deregistered vcluster", "secret", existing.Name, "why", why)
+	st.decide(DecisionDeregister, existing, "%s", why)
 	return nil
 }

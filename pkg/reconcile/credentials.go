@@ -18,6 +18,8 @@ type CredentialSource interface {
 	// into src. from names the host object they come from, recorded on the
 	// registration; found is false when the API server says it does not
 	// exist. Bad input is left for Build to report; an error is retried.
+	// With Options.DryRun it must write nothing, in the host cluster or in
+	// the vcluster.
 	Read(ctx context.Context, src *Sources) (from types.NamespacedName, found bool, err error)
 }
 

@@ -69,6 +69,11 @@ type Options struct {
 	// ExpiryWarning is how long before its credentials expire a
 	// registration is warned about (DefaultExpiryWarning when 0).
 	ExpiryWarning time.Duration
+
+	// DryRun has every step decide as usual and write nothing: no Argo CD
+	// cluster Secret is created, updated or deleted. The caller swaps the
+	// Recorder for one that records no Event, and leaves the probe off.
+	DryRun bool
 }
 
 // Reconciler keeps one Argo CD cluster Secret per vcluster. Its requests
@@ -110,6 +115,8 @@ type state struct {
 	// desired are the Argo CD cluster Secrets to write, one per target.
 	desired []*corev1.Secret
 	result  ctrl.Result
+	// outcomes are the decisions the steps made (plan.go).
+	outcomes []Outcome
 }
 
 // A step does one part of a reconcile. It returns done to end the
@@ -138,17 +145,26 @@ func (r *Reconciler) pipeline() []step {
 // Reconcile brings the registrations of one vcluster in line with its
 // sources by running the pipeline.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	st := &state{key: req.NamespacedName}
+	st, err := r.run(ctx, req.NamespacedName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return st.result, nil
+}
+
+// run runs the pipeline for vcluster key until a step ends it.
+func (r *Reconciler) run(ctx context.Context, key types.NamespacedName) (*state, error) {
+	st := &state{key: key}
 	for _, s := range r.pipeline() {
 		done, err := s.run(ctx, st)
 		if err != nil {
-			return ctrl.Result{}, err
+			return st, err
 		}
 		if done {
 			break
 		}
 	}
-	return st.result, nil
+	return st, nil
 }
 
 // readRegistrations finds the registrations the registrar owns for the
@@ -199,6 +215,9 @@ func (r *Reconciler) readWorkload(ctx context.Context, st *state) (bool, error) 
 		// registration until it is deleted or opted out: only NotFound is
 		// proof that the vcluster is gone.
 		log.FromContext(ctx).Info("workload is no longer labelled as a vcluster; keeping its registration until it is deleted")
+		for _, s := range st.registrations {
+			st.decide(DecisionSkip, s, "the workload is no longer labelled as a vcluster; its registration is kept until it is deleted")
+		}
 		return true, nil
 	}
 	return true, r.deregisterAll(ctx, st, fmt.Sprintf("vcluster %s was deleted", st.key))
@@ -222,15 +241,22 @@ func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
 			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonUntrusted, "Register",
 				"not registered: %s", why)
 		}
+		if len(st.registrations) == 0 {
+			st.skip("%s", why)
+		}
 		return true, r.deregisterAll(ctx, st, why)
 	}
 	if w.GetAnnotations()[IgnoreAnnotation] == "true" {
 		r.watches.release(st.key)
-		return true, r.deregisterAll(ctx, st,
-			fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, IgnoreAnnotation))
+		why := fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, IgnoreAnnotation)
+		if len(st.registrations) == 0 {
+			st.skip("%s", why)
+		}
+		return true, r.deregisterAll(ctx, st, why)
 	}
 	if !w.Ready && len(st.registrations) == 0 {
 		log.FromContext(ctx).V(1).Info("vcluster not ready yet, waiting", "kind", w.Kind)
+		st.skip("%s %s has no ready replica yet; it is registered once one is ready", w.Kind, st.key)
 		return true, nil
 	}
 	return false, nil
@@ -300,6 +326,12 @@ func (r *Reconciler) badInput(ctx context.Context, st *state, err error) (bool, 
 	r.metrics().errors.WithLabelValues(ie.Reason).Inc()
 	r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ie.Reason, "Register", "%s", ie.Message)
 	log.FromContext(ctx).Info("vcluster cannot be registered", "reason", ie.Reason, "error", ie.Message)
+	if len(st.registrations) == 0 {
+		st.decide(DecisionRefuse, nil, "%s: %s", ie.Reason, ie.Message)
+	}
+	for _, s := range st.registrations {
+		st.decide(DecisionRefuse, s, "%s: %s; the registration is kept as it is", ie.Reason, ie.Message)
+	}
 	return true, nil
 }
 
@@ -325,7 +357,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) 
 	for _, d := range st.desired {
 		wanted[d.Namespace] = true
 		where = append(where, d.Namespace)
-		held, err := r.apply(ctx, st.workload, st.registrations[d.Namespace], d)
+		held, err := r.apply(ctx, st, st.registrations[d.Namespace], d)
 		if err != nil {
 			return true, err
 		}
@@ -336,7 +368,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) 
 	}
 	for ns, s := range st.registrations {
 		if !wanted[ns] {
-			if err := r.deregister(ctx, st.workload, s, "it is now registered in Argo CD namespace "+strings.Join(where, ", ")); err != nil {
+			if err := r.deregister(ctx, st, s, "it is now registered in Argo CD namespace "+strings.Join(where, ", ")); err != nil {
 				return true, err
 			}
 		}
@@ -347,7 +379,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) 
 // deregisterAll removes every registration of the vcluster and says why.
 func (r *Reconciler) deregisterAll(ctx context.Context, st *state, why string) error {
 	for _, s := range st.registrations {
-		if err := r.deregister(ctx, st.workload, s, why); err != nil {
+		if err := r.deregister(ctx, st, s, why); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -87,25 +86,8 @@ func keepOwnManagedFields(in any) (any, error) {
 
 // SetupWithManager registers the reconciler's watches, index and metrics.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	ctx := context.Background()
-	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &appsv1.Deployment{}} {
-		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, kubeconfigSecretIndex, func(o client.Object) []string {
-			if !isVCluster(o) {
-				return nil
-			}
-			return []string{kubeconfigSecretName(o)}
-		}); err != nil {
-			return err
-		}
-	}
-	indexer := mgr.GetFieldIndexer()
-	for name, key := range map[string]string{clusterNameIndex: ArgoCDNameKey, clusterServerIndex: ArgoCDServerKey} {
-		if err := indexer.IndexField(ctx, &corev1.Secret{}, name, clusterSecretField(key)); err != nil {
-			return err
-		}
-	}
-	if len(r.Options.ArgoCDNamespaces) == 0 {
-		return errors.New("no Argo CD namespace to register vclusters in")
+	if err := r.SetupIndexes(mgr); err != nil {
+		return err
 	}
 	r.m = newReconcilerMetrics(mgr.GetCache(), r.Options.ArgoCDNamespaces)
 	if err := r.metrics().register(r.Options.Registry); err != nil {

@@ -1,0 +1,48 @@
+package reconcile
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestDifferencesNameKeysNotValues(t *testing.T) {
+	existing := &corev1.Secret{Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{ArgoCDServerKey: []byte("https://a.b.svc"), ArgoCDConfigKey: []byte("old-credentials")}}
+	existing.Labels = map[string]string{"team": "a"}
+	existing.Annotations = map[string]string{ContentHashAnnotation: "1"}
+	for _, tc := range []struct {
+		name   string
+		change func(*corev1.Secret)
+		want   []string
+	}{
+		{"credentials", func(s *corev1.Secret) { s.Data[ArgoCDConfigKey] = []byte("new-credentials") }, []string{"data config"}},
+		{"label and project", func(s *corev1.Secret) {
+			s.Labels["team"] = "b"
+			s.Data[ArgoCDProjectKey] = []byte("p")
+		}, []string{"label team", "data project"}},
+		{"type", func(s *corev1.Secret) { s.Type = "other" }, []string{"type"}},
+		// A key removed changes the hash alone.
+		{"a key removed", func(s *corev1.Secret) { delete(s.Labels, "team") }, []string{"a key no longer written"}},
+	} {
+		desired := existing.DeepCopy()
+		desired.Annotations[ContentHashAnnotation] = "2"
+		tc.change(desired)
+		if got := differences(existing, desired); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDecisionsThatChangeOrFail(t *testing.T) {
+	for d, want := range map[Decision][2]bool{
+		DecisionRegister: {true, false}, DecisionUpdate: {true, false}, DecisionDeregister: {true, false},
+		DecisionUnchanged: {false, false}, DecisionSkip: {false, false},
+		DecisionRefuse: {false, true}, DecisionError: {false, true},
+	} {
+		if d.Changes() != want[0] || d.Failed() != want[1] {
+			t.Errorf("%s: changes %v, failed %v; want %v", d, d.Changes(), d.Failed(), want)
+		}
+	}
+}

@@ -1,0 +1,345 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/registrar-dev/registrar/pkg/oneshot"
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// The tests of this file run the registrar binary with --once, as a CronJob
+// or a platform engineer on a laptop would, and read its exit status.
+
+// oneRun is what one `registrar --once` printed, and its exit status.
+type oneRun struct {
+	stdout, stderr string
+	code           int
+}
+
+// line returns the report line of vcluster ns/name, split in columns
+// (VCLUSTER DECISION SECRET SERVER WHY...), or fails.
+func (r oneRun) line(t *testing.T, ns, name string) []string {
+	t.Helper()
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(l); len(f) >= 5 && f[0] == ns+"/"+name {
+			return f
+		}
+	}
+	t.Fatalf("no report line for %s/%s in\n%s\nstderr:\n%s", ns, name, r.stdout, r.stderr)
+	return nil
+}
+
+// wantLine checks the decision, Secret and server of vcluster ns/name's
+// line in the report of a run for Argo CD namespace argocd, and that its
+// reason says why. server "-" says that no Secret is named either.
+func (r oneRun) wantLine(t *testing.T, argocd, ns, name string, decision reconcile.Decision, server, why string) {
+	t.Helper()
+	f := r.line(t, ns, name)
+	secret := "-"
+	if server != "-" {
+		secret = argocd + "/" + reconcile.SecretName(ns, name)
+	}
+	if f[1] != string(decision) || f[2] != secret || f[3] != server {
+		t.Errorf("line %q: want %s %s %s", strings.Join(f, " "), decision, secret, server)
+	}
+	if reason := strings.Join(f[4:], " "); !strings.Contains(reason, why) {
+		t.Errorf("%s/%s: reason %q does not say %q", ns, name, reason, why)
+	}
+}
+
+// kubeconfigWithContexts writes a kubeconfig whose current context points
+// at no API server and whose context "host" is the suite's, as a laptop's
+// kubeconfig names several clusters.
+func kubeconfigWithContexts(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := clientcmdapi.Config{
+		Clusters: map[string]*clientcmdapi.Cluster{
+			"host":    {Server: cfg.Host, CertificateAuthorityData: cfg.CAData},
+			"nowhere": {Server: "https://127.0.0.1:1"},
+		},
+		AuthInfos: map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}},
+		Contexts: map[string]*clientcmdapi.Context{
+			"host":    {Cluster: "host", AuthInfo: "admin"},
+			"nowhere": {Cluster: "nowhere", AuthInfo: "admin"},
+		},
+		CurrentContext: "nowhere",
+	}
+	if err := clientcmd.WriteToFile(kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// once runs `registrar --once` for this test's Argo CD namespace and
+// trusted namespaces, with args.
+func (e *env) once(args ...string) oneRun {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args = append([]string{"--once", "--kubeconfig", kubeconfigWithContexts(e.t), "--context", "host",
+		"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id}, args...)
+	cmd := exec.CommandContext(ctx, fixture.RegistrarBinary(e.t), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	run := oneRun{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		run.code = exit.ExitCode()
+	case err != nil:
+		e.t.Fatalf("running registrar %v: %v\n%s", args, err, run.stderr)
+	}
+	if ctx.Err() != nil {
+		e.t.Fatalf("registrar %v did not exit within a minute\n%s", args, run.stderr)
+	}
+	return run
+}
+
+func (r oneRun) wantCode(t *testing.T, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+func TestOnceRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vc", true)
+	e.newVCluster(ns, "alpha")
+	beta := e.newVCluster(ns, "beta")
+
+	run := e.once()
+	run.wantCode(t, 0)
+	server := func(name string) string { return "https://" + name + "." + ns + ".svc" }
+	run.wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionRegister, server("alpha"), "no registration yet")
+	run.wantLine(t, e.argocd, ns, "beta", reconcile.DecisionRegister, server("beta"), "no registration yet")
+	for _, name := range []string{"alpha", "beta"} {
+		if s := e.registration(ns, name); s == nil || string(s.Data[reconcile.ArgoCDServerKey]) != server(name) {
+			t.Fatalf("%s is not registered at %s after one pass: %v", name, server(name), s)
+		}
+	}
+
+	// A second pass finds nothing to do.
+	e.once().wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionUnchanged, server("alpha"), "up to date")
+
+	// A vcluster deleted since is pruned; one whose kubeconfig Secret is
+	// broken makes the pass fail, naming it, and is left unregistered.
+	if err := beta.Delete(context.Background(), k8sClient); err != nil {
+		t.Fatal(err)
+	}
+	e.newVCluster(ns, "gamma")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-gamma", Namespace: ns}}
+	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("apiVersion: v1\nclusters: [ {{{ not yaml") })
+
+	run = e.once()
+	run.wantCode(t, 1)
+	run.wantLine(t, e.argocd, ns, "beta", reconcile.DecisionDeregister, server("beta"), "was deleted")
+	run.wantLine(t, e.argocd, ns, "gamma", reconcile.DecisionRefuse, "-", reconcile.ReasonBadKubeconfig)
+	if e.registration(ns, "beta") != nil {
+		t.Error("the deleted vcluster's registration was not pruned")
+	}
+	if e.registration(ns, "gamma") != nil {
+		t.Error("the vcluster with a broken kubeconfig was registered")
+	}
+	if !strings.Contains(run.stderr, "1 not in the desired state") || !strings.Contains(run.stderr, ns+"/gamma: refuse: "+reconcile.ReasonBadKubeconfig) {
+		t.Errorf("the summary does not name the vcluster in error:\n%s", run.stderr)
+	}
+	if strings.Contains(run.stdout+run.stderr, "{{{") {
+		t.Error("the report quotes the kubeconfig Secret's content")
+	}
+}
+
+// snapshot is everything a dry run must leave alone: every Secret and
+// Event of the API server (by resource version) and every workload's
+// annotations.
+type snapshot struct {
+	secrets, events, workloads map[string]string
+}
+
+func takeSnapshot(t *testing.T) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	s := snapshot{secrets: map[string]string{}, events: map[string]string{}, workloads: map[string]string{}}
+	versions := func(into map[string]string, list client.ObjectList, items func() []client.Object) {
+		if err := k8sClient.List(ctx, list); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range items() {
+			into[fmt.Sprintf("%T %s/%s", o, o.GetNamespace(), o.GetName())] = o.GetResourceVersion()
+		}
+	}
+	var secrets corev1.SecretList
+	versions(s.secrets, &secrets, func() []client.Object { return objects(secrets.Items) })
+	var events eventsv1.EventList
+	versions(s.events, &events, func() []client.Object { return objects(events.Items) })
+	var coreEvents corev1.EventList
+	versions(s.events, &coreEvents, func() []client.Object { return objects(coreEvents.Items) })
+	var sts appsv1.StatefulSetList
+	var deps appsv1.DeploymentList
+	for _, list := range []client.ObjectList{&sts, &deps} {
+		if err := k8sClient.List(ctx, list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range append(objects(sts.Items), objects(deps.Items)...) {
+		a := o.GetAnnotations()
+		keys := slices.Sorted(maps.Keys(a))
+		var kv []string
+		for _, k := range keys {
+			kv = append(kv, k+"="+a[k])
+		}
+		s.workloads[fmt.Sprintf("%T %s/%s", o, o.GetNamespace(), o.GetName())] = o.GetResourceVersion() + " " + strings.Join(kv, ",")
+	}
+	return s
+}
+
+func objects[T any, P interface {
+	*T
+	client.Object
+}](items []T) []client.Object {
+	out := make([]client.Object, len(items))
+	for i := range items {
+		out[i] = P(&items[i])
+	}
+	return out
+}
+
+func (s snapshot) wantSame(t *testing.T, after snapshot) {
+	t.Helper()
+	for what, pair := range map[string][2]map[string]string{
+		"Secrets": {s.secrets, after.secrets}, "Events": {s.events, after.events}, "workloads": {s.workloads, after.workloads},
+	} {
+		before, now := pair[0], pair[1]
+		for k, v := range now {
+			if before[k] != v {
+				t.Errorf("%s changed during the dry run: %s (%q, was %q)", what, k, v, before[k])
+			}
+		}
+		for k := range before {
+			if _, ok := now[k]; !ok {
+				t.Errorf("%s changed during the dry run: %s was deleted", what, k)
+			}
+		}
+	}
+}
+
+// credentialShown says whether out holds PEM data pem, as it is or
+// base64-encoded as Argo CD's config JSON holds it.
+func credentialShown(out string, pem []byte) bool {
+	lines := strings.Split(string(pem), "\n")
+	if len(lines) < 2 {
+		return false
+	}
+	return strings.Contains(out, lines[1]) || strings.Contains(out, base64.StdEncoding.EncodeToString(pem)[:40])
+}
+
+func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vc", true)
+	e.newVCluster(ns, "tidy")
+	changed := e.newVCluster(ns, "changed")
+	gone := e.newVCluster(ns, "gone")
+	e.once().wantCode(t, 0)
+	registered := e.registration(ns, "changed")
+
+	e.annotateWorkload(changed, map[string]string{reconcile.ProjectAnnotation: "team-a"})
+	if err := gone.Delete(context.Background(), k8sClient); err != nil {
+		t.Fatal(err)
+	}
+	fresh := e.newVCluster(ns, "fresh")
+	e.newVCluster(ns, "optout", fixture.Annotations(map[string]string{reconcile.IgnoreAnnotation: "true"}))
+	e.newVCluster(ns, "starting", fixture.NotReady())
+
+	before := takeSnapshot(t)
+	run := e.once("--dry-run")
+	after := takeSnapshot(t)
+	before.wantSame(t, after)
+
+	run.wantCode(t, oneshot.ExitChanges)
+	t.Logf("registrar --once --dry-run:\n%s%s", run.stdout, run.stderr)
+	server := func(name string) string { return "https://" + name + "." + ns + ".svc" }
+	run.wantLine(t, e.argocd, ns, "fresh", reconcile.DecisionRegister, server("fresh"), "no registration yet")
+	run.wantLine(t, e.argocd, ns, "changed", reconcile.DecisionUpdate, server("changed"), "data project")
+	run.wantLine(t, e.argocd, ns, "tidy", reconcile.DecisionUnchanged, server("tidy"), "up to date")
+	run.wantLine(t, e.argocd, ns, "gone", reconcile.DecisionDeregister, server("gone"), "was deleted")
+	run.wantLine(t, e.argocd, ns, "optout", reconcile.DecisionSkip, "-", reconcile.IgnoreAnnotation+"=true")
+	run.wantLine(t, e.argocd, ns, "starting", reconcile.DecisionSkip, "-", "no ready replica")
+	if !strings.Contains(run.stderr, "dry run (nothing written)") {
+		t.Errorf("the summary does not say nothing was written:\n%s", run.stderr)
+	}
+	if s := e.registration(ns, "changed"); s.ResourceVersion != registered.ResourceVersion {
+		t.Error("the dry run rewrote a registration")
+	}
+
+	// -o yaml prints the Secrets the pass would write, credentials
+	// redacted; the run still writes nothing.
+	run = e.once("--dry-run", "-o", "yaml")
+	before.wantSame(t, takeSnapshot(t))
+	run.wantCode(t, oneshot.ExitChanges)
+	var list corev1.List
+	if err := yaml.Unmarshal([]byte(run.stdout), &list); err != nil {
+		t.Fatalf("-o yaml printed no List: %v\n%s", err, run.stdout)
+	}
+	var names []string
+	for _, item := range list.Items {
+		var s corev1.Secret
+		if err := yaml.Unmarshal(item.Raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, s.Name)
+		if s.StringData[reconcile.ArgoCDServerKey] == "" || !strings.Contains(s.StringData[reconcile.ArgoCDConfigKey], oneshot.Redacted) {
+			t.Errorf("Secret %s: server %q, config %q: want the server shown and the credentials redacted",
+				s.Name, s.StringData[reconcile.ArgoCDServerKey], s.StringData[reconcile.ArgoCDConfigKey])
+		}
+	}
+	slices.Sort(names)
+	if want := []string{reconcile.SecretName(ns, "changed"), reconcile.SecretName(ns, "fresh")}; !slices.Equal(names, want) {
+		t.Errorf("-o yaml printed Secrets %v, want %v (the register and the update)", names, want)
+	}
+	kubeconfig := e.kubeconfigSecret(fresh)
+	for _, key := range []string{reconcile.CertificateAuthorityKey, reconcile.ClientCertificateKey, reconcile.ClientKeyKey} {
+		if credentialShown(run.stdout, kubeconfig.Data[key]) {
+			t.Errorf("-o yaml shows the %s of a kubeconfig Secret", key)
+		}
+	}
+
+	// A vcluster in error makes the dry run exit 2, as kubectl diff does.
+	broken := e.newVCluster(ns, "broken")
+	secret := e.kubeconfigSecret(broken)
+	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("not a kubeconfig") })
+	run = e.once("--dry-run")
+	run.wantCode(t, oneshot.ExitFailed)
+	run.wantLine(t, e.argocd, ns, "broken", reconcile.DecisionRefuse, "-", reconcile.ReasonBadKubeconfig)
+
+	// Once applied, a dry run has nothing left to do but the refusal.
+	e.once().wantCode(t, 1)
+	run = e.once("--dry-run")
+	run.wantLine(t, e.argocd, ns, "changed", reconcile.DecisionUnchanged, server("changed"), "up to date")
+	run.wantLine(t, e.argocd, ns, "fresh", reconcile.DecisionUnchanged, server("fresh"), "up to date")
+	if strings.Contains(run.stdout, ns+"/gone") {
+		t.Errorf("the pruned vcluster is still reported:\n%s", run.stdout)
+	}
+}
