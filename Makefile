@@ -51,7 +51,7 @@ unit: ## Unit tests (no API server).
 integration: testbins ## Integration tests against a real kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./test/integration/...
 
-test: vet testbins build helm $(TEST_CHECKS) ## Everything: vet, unit and integration tests.
+test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything: vet, unit and integration tests.
 	go test $(GO_TEST_FLAGS) ./...
 
 FUZZTIME ?= 60s

@@ -9,6 +9,9 @@ K8S_VERSION            ?= v1.37.2
 ETCD_VERSION           ?= v3.6.7
 # helm, for the chart tests and e2e (hack/build-helm.sh).
 HELM_VERSION           ?= v3.19.0
+# promtool, which checks the chart's alerts in the chart tests
+# (hack/build-promtool.sh): the Go module version of Prometheus v3.16.0.
+PROMETHEUS_VERSION     ?= v0.316.0
 # make lint (hack/build-golangci-lint.sh).
 GOLANGCI_LINT_VERSION  ?= v2.15.0
 # make lint-workflows (hack/make/release.mk).

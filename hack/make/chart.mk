@@ -6,18 +6,27 @@ HELM_DIR     := $(CACHE)/helm-$(HELM_VERSION)
 # `make test` (go test ./...) runs the chart tests once `helm` is built.
 HELM         := $(CURDIR)/bin/helm
 export HELM
+# promtool, Prometheus's rule checker, the same way ($PROMTOOL).
+PROMTOOL_DIR := $(CACHE)/promtool-$(PROMETHEUS_VERSION)
+PROMTOOL     := $(CURDIR)/bin/promtool
+export PROMTOOL
 
-.PHONY: helm chart-lint chart-test
+.PHONY: helm promtool chart-lint chart-test
 
 # Like testbins: re-linked on every run, a no-op build once cached.
 helm: ## Build helm from the Go module proxy (cached).
 	@HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh "$(HELM_DIR)"
 	@mkdir -p bin && ln -sfn "$(HELM_DIR)/helm" bin/helm
 
+promtool: ## Build promtool from the Go module proxy (cached; checks the chart's alerts).
+	@PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) nice -n 10 hack/build-promtool.sh "$(PROMTOOL_DIR)"
+	@mkdir -p bin && ln -sfn "$(PROMTOOL_DIR)/promtool" bin/promtool
+
 chart-lint: helm ## helm lint charts/registrar (strict), default and namespaced values.
 	$(HELM) lint --strict charts/registrar
 	$(HELM) lint --strict charts/registrar --set 'watchNamespaces={team-a,team-b}' \
-		--set metrics.service.enabled=true --set serviceMonitor.enabled=true
+		--set metrics.service.enabled=true --set serviceMonitor.enabled=true \
+		--set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
 
-chart-test: helm testbins ## Chart tests: rendered manifests, real API server, RBAC as the chart's ServiceAccount.
+chart-test: helm promtool testbins ## Chart tests: rendered manifests, real API server, RBAC as the chart's ServiceAccount.
 	go test $(GO_TEST_FLAGS) ./test/chart/...

@@ -19,6 +19,15 @@ const (
 	ReasonBadName                 = "InvalidName"
 )
 
+// errorReasons are the values of the error metric's reason label, each
+// exported from the start at 0 so that an alert on its rate sees the first
+// refusal.
+var errorReasons = []string{
+	ReasonKubeconfigSecretMissing, ReasonBadKubeconfig, ReasonUnsupportedKubeconfig,
+	ReasonMissingCredentials, ReasonBadCertificate, ReasonServiceMissing,
+	ReasonNoServicePort, ReasonBadAnnotation, ReasonBadName, ReasonConflict,
+}
+
 // inputError says that a vcluster's objects are not fit to register: user
 // input is wrong or missing, and retrying will not help until it changes. The
 // message says what is wrong and what to do, and never holds secret content.

@@ -20,8 +20,11 @@ type reconcilerMetrics struct {
 	registered    *registeredCollector
 }
 
+// writeOperations are the values of the write metric's operation label.
+var writeOperations = []string{"create", "apply", "ownership", "delete", "probe"}
+
 func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconcilerMetrics {
-	return &reconcilerMetrics{
+	m := &reconcilerMetrics{
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "registrar_reconcile_errors_total",
 			Help: "vclusters that could not be registered, by reason (an event reason on the workload).",
@@ -54,6 +57,17 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 			reader: reader, namespaces: namespaces,
 		},
 	}
+	// Every known label value starts at 0: rate() and increase() see the
+	// first event, and a dashboard shows 0 rather than no data.
+	for _, c := range []struct {
+		vec    *prometheus.CounterVec
+		values []string
+	}{{m.errors, errorReasons}, {m.writes, writeOperations}, {m.probeFailures, probeReasons}} {
+		for _, v := range c.values {
+			c.vec.WithLabelValues(v)
+		}
+	}
+	return m
 }
 
 // register adds the metrics to reg, or to controller-runtime's registry,

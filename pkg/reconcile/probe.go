@@ -44,6 +44,9 @@ const (
 	probeHTTP        = "http"
 )
 
+// probeReasons are all of them, exported from the start at 0.
+var probeReasons = []string{probeDNS, probeTCP, probeTLS, probeCredentials, probeDiscovery, probeTimeout, probeHTTP}
+
 // probePaths are requested in order: /version answers even an anonymous
 // client, and API discovery is what Argo CD needs next; a vcluster whose
 // discovery breaks (an aggregated API gone, say) answers /version and

@@ -26,6 +26,8 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 			"podLabels.x=y", "podAnnotations.z=w", "nodeSelector.kubernetes\\.io/os=linux",
 			"tolerations[0].key=k", "tolerations[0].operator=Exists",
 			"imagePullSecrets[0].name=pull", "serviceAccount.annotations.a=b",
+			"prometheusRule.enabled=true", "prometheusRule.labels.release=prom",
+			"prometheusRule.alertLabels.team=platform", "grafanaDashboard.enabled=true",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -43,8 +45,8 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 			}
 			m := r.template(t)
 			apply(t, m)
-			if name == "everything" && m.kinds()["ServiceMonitor"] != 1 {
-				t.Errorf("no ServiceMonitor was applied: %v", m.kinds())
+			if k := m.kinds(); name == "everything" && (k["ServiceMonitor"] != 1 || k["PrometheusRule"] != 1 || k["ConfigMap"] != 1) {
+				t.Errorf("want a ServiceMonitor, a PrometheusRule and a dashboard ConfigMap applied: %v", k)
 			}
 		})
 	}
