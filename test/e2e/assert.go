@@ -42,6 +42,10 @@ const (
 	argoCDSecretTypeLabel = "argocd.argoproj.io/secret-type" // common.LabelKeySecretType in argo-cd
 	managedByLabel        = "app.kubernetes.io/managed-by"
 	managedByRegistrar    = "registrar"
+	// The registrar's own connection probe records its result here
+	// (README, "What it tells you").
+	connectionStateAnnotation   = "registrar.dev/connection-state"
+	connectionMessageAnnotation = "registrar.dev/connection-message"
 )
 
 // World is a running system under test, as both suites see it.
@@ -83,11 +87,18 @@ type Story struct {
 	Manifest *corev1.ConfigMap
 	// DeleteVCluster deletes a vcluster from the host cluster.
 	DeleteVCluster func(ctx context.Context, vc VCluster) error
+	// SwapCA rewrites vc's kubeconfig Secret with a new CA and client
+	// certificate while vc keeps serving its old certificate: a rotation
+	// gone wrong, which both Argo CD and the registrar must report. nil
+	// skips that step.
+	SwapCA func(ctx context.Context, vc VCluster) error
 }
 
 // RunStory runs the end-to-end story: every vcluster is registered, Argo CD
-// syncs the manifest into it and reports the connection Successful; then the
-// last vcluster is deleted and must be deregistered while the others stay.
+// syncs the manifest into it and reports the connection Successful, and the
+// registrar's own probe agrees; with SwapCA, the last vcluster's CA is
+// swapped and both report it Failed; then the last vcluster is deleted and
+// must be deregistered while the others stay.
 func RunStory(t *testing.T, w World, s Story) {
 	t.Helper()
 	if len(s.VClusters) < 2 {
@@ -107,10 +118,19 @@ func RunStory(t *testing.T, w World, s Story) {
 		EventuallySyncedAndHealthy(t, w, vc)
 		EventuallyDeployed(t, w, vc, s.Manifest)
 		EventuallyConnected(t, w, vc)
-		t.Logf("%s: Application Synced and Healthy, ConfigMap inside the vcluster, connection Successful", vc.Name)
+		EventuallyProbed(t, w, vc, "Successful")
+		t.Logf("%s: Application Synced and Healthy, ConfigMap inside the vcluster, connection Successful for Argo CD and the registrar", vc.Name)
 	}
 
 	gone, kept := s.VClusters[len(s.VClusters)-1], s.VClusters[:len(s.VClusters)-1]
+	if s.SwapCA != nil {
+		if err := s.SwapCA(ctx, gone); err != nil {
+			t.Fatalf("swapping the CA of %s: %v", gone.Name, err)
+		}
+		EventuallyConnectionFailed(t, w, gone)
+		msg := EventuallyProbed(t, w, gone, "Failed")
+		t.Logf("%s with a swapped CA: Failed for Argo CD and the registrar (%s)", gone.Name, msg)
+	}
 	if err := s.DeleteVCluster(ctx, gone); err != nil {
 		t.Fatalf("deleting vcluster %s: %v", gone.Name, err)
 	}
@@ -213,6 +233,53 @@ func EventuallyConnected(t *testing.T, w World, vc VCluster) {
 		st := info.ConnectionState
 		return st.Status == v1alpha1.ConnectionStatusSuccessful, st.Status + " " + st.Message, nil
 	})
+}
+
+// EventuallyConnectionFailed waits until Argo CD's controller reports its
+// connection to the vcluster Failed.
+func EventuallyConnectionFailed(t *testing.T, w World, vc VCluster) {
+	t.Helper()
+	eventually(t, w.Timeout, "Argo CD reports "+vc.Server()+" Failed", func(ctx context.Context) (bool, string, error) {
+		info, err := w.ClusterInfo(ctx, vc.Server())
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		st := info.ConnectionState
+		return st.Status == v1alpha1.ConnectionStatusFailed, st.Status + " " + st.Message, nil
+	})
+}
+
+// EventuallyProbed waits until the registrar's connection probe records
+// state (Successful or Failed) on vc's registration, and returns its
+// message.
+func EventuallyProbed(t *testing.T, w World, vc VCluster, state string) string {
+	t.Helper()
+	var msg string
+	eventually(t, w.Timeout, "the registrar records "+vc.Server()+" "+state, func(ctx context.Context) (bool, string, error) {
+		s, err := registration(ctx, w, vc)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		msg = s.Annotations[connectionMessageAnnotation]
+		got := s.Annotations[connectionStateAnnotation]
+		return got == state, got + " " + msg, nil
+	})
+	return msg
+}
+
+// registration returns the registrar's cluster Secret for vc's server.
+func registration(ctx context.Context, w World, vc VCluster) (*corev1.Secret, error) {
+	var list corev1.SecretList
+	if err := w.Host.List(ctx, &list, client.InNamespace(w.ArgoCDNamespace),
+		client.MatchingLabels{argoCDSecretTypeLabel: "cluster", managedByLabel: managedByRegistrar}); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		if c, err := db.SecretToCluster(&list.Items[i]); err == nil && c.Server == vc.Server() {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no registration of %s among %d cluster Secrets", vc.Server(), len(list.Items))
 }
 
 // EventuallySyncedAndHealthy waits until vc's Application is Synced and

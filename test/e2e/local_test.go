@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,7 +189,8 @@ func TestLocalStory(t *testing.T) {
 		"--address", "127.0.0.1", "--port", port(repoAddr),
 		"--metrics-address", "127.0.0.1", "--metrics-port", port(repoMetrics))
 
-	// The controller alone sees the service DNS names, in a mount namespace
+	// Argo CD's controller and the registrar (whose connection probe must
+	// agree with it) see the service DNS names, each in a mount namespace
 	// of its own where /etc/hosts maps them to the stand-ins; the machine's
 	// /etc/hosts is untouched, and exec keeps the PID for SIGTERM.
 	hosts := filepath.Join(s.dir, "hosts")
@@ -200,13 +202,13 @@ func TestLocalStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	controllerMetrics := fixture.FreeAddr(t)
-	controllerProc := s.start("argocd-application-controller", argoEnv, "unshare",
-		"-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts,
+	withHosts := []string{"-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts}
+	controllerProc := s.start("argocd-application-controller", argoEnv, "unshare", slices.Concat(withHosts, []string{
 		controller,
 		"--kubeconfig", kubeconfig, "--namespace", argocdNamespace,
 		"--redis", redisAddr,
 		"--repo-server", repoAddr, "--repo-server-plaintext",
-		"--metrics-port", port(controllerMetrics))
+		"--metrics-port", port(controllerMetrics)})...)
 
 	// The registrar, with the flags the chart renders, its listeners moved
 	// to free loopback ports (flags given later win).
@@ -217,7 +219,7 @@ func TestLocalStory(t *testing.T) {
 	}
 	t.Logf("registrar %s", strings.Join(registrarArgs, " "))
 	registrarProc := fixture.StartControllerForTest(t, fixture.Command{
-		Name: "registrar", Path: registrar, Args: registrarArgs, Log: s.log("registrar"),
+		Name: "registrar", Path: "unshare", Args: slices.Concat(withHosts, []string{registrar}, registrarArgs), Log: s.log("registrar"),
 	}, registrarKubeconfig)
 
 	s.waitReady(redisProc, 20*time.Second, func() error {
@@ -278,6 +280,14 @@ func TestLocalStory(t *testing.T) {
 		Manifest:  manifest,
 		DeleteVCluster: func(ctx context.Context, vc VCluster) error {
 			return host.Delete(ctx, workloads[vc.Name])
+		},
+		SwapCA: func(ctx context.Context, vc VCluster) error {
+			for _, standIn := range vcs[1:] {
+				if standIn.Name == vc.Name {
+					return standIn.RotateCA(ctx, host)
+				}
+			}
+			return fmt.Errorf("%s is not a stand-in: only a stand-in's CA can be swapped here", vc.Name)
 		},
 	})
 	t.Logf("story in %s; total %s", time.Since(ready).Round(100*time.Millisecond), time.Since(began).Round(100*time.Millisecond))
