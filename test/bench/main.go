@@ -45,6 +45,12 @@
 //     has no labels (bounded by -unlabelled-wait); and a restart at the
 //     largest count (writes and memory afresh).
 //  7. deletion: N vclusters deleted; time until every registration is gone.
+//  9. connection probe (after 5, on its fleet; needs root): the registrar
+//     restarted in a private mount namespace whose /etc/hosts maps every
+//     service DNS name to one TLS front in this process that answers as
+//     each vcluster would (probe.go); the first round at the chart's
+//     --probe-interval, writes and probes in a quiet window, and, labelled
+//     as tuned, a short interval that shows CPU per probe and per round.
 //
 // Columns: "registrar" is the registrar binary's figure; "naive baseline"
 // the same figure for the baseline where measured; "yardstick" the plain
@@ -151,7 +157,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "Scenario 6: wait after adding unrelated Secrets before sampling memory.")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Longest wait for any step that must complete.")
 	flag.BoolVar(&o.baseline, "baseline", true, "Run the naive baseline in scenario 6.")
-	scenarios := flag.String("scenarios", "1,8,2,3,4,5,6,7", "Scenarios to run (8 is the cost curve, run after 1); 4, 5 and 7 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
+	scenarios := flag.String("scenarios", "1,8,2,3,4,5,9,6,7", "Scenarios to run (8 is the cost curve, run after 1); 4, 5, 7 and 9 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
 	flag.StringVar(&o.profile, "profile", "", "Directory for a CPU profile of a cold start of the registrar's reconciler (an in-process twin of the binary, which exposes no pprof); empty for none.")
 	flag.Parse()
 

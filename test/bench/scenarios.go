@@ -42,6 +42,8 @@ type bench struct {
 	cpPIDs map[string]int
 	// notes are printed under the table: the profile of each timed phase.
 	notes []string
+	// front answers the probe of scenario 9's fleet until the run ends.
+	front *probeFront
 }
 
 const baselineArgoCD = "argocd-naive"
@@ -53,7 +55,7 @@ func run(o options, out io.Writer) int {
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, %s; load average at start %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadStart)
 	fmt.Fprintf(out, "registrar: %s with the flags `helm template %s%s` renders:\n  %s\n", o.registrar, o.chart, setString(o.set), o.flags)
-	fmt.Fprintf(out, "  overridden per instance: --argocd-namespace(s) (instances side by side), --max-concurrent-reconciles (extra rows of scenario 2), --resync-period (scenario 5's probe); added: --kubeconfig and loopback metrics and probe addresses\n")
+	fmt.Fprintf(out, "  overridden per instance: --argocd-namespace(s) (instances side by side), --max-concurrent-reconciles (extra rows of scenario 2), --resync-period (scenario 5's probe), --probe-interval (scenario 9's tuned row, labelled); added: --kubeconfig and loopback metrics and probe addresses\n")
 	fmt.Fprintf(out, "uptime: %s\n", uptime())
 	fmt.Fprintf(out, "host: envtest kube-apiserver + etcd from %s, --service-cluster-ip-range %s; load generator unthrottled, %d writers\n",
 		o.assets, serviceRange, o.workers)
@@ -75,6 +77,7 @@ func run(o options, out io.Writer) int {
 	err = b.all()
 	b.reg.stop()
 	b.base.stop()
+	b.front.stop()
 	cl.stop()
 
 	b.t.print(out)
@@ -113,7 +116,7 @@ func (b *bench) all() error {
 			return fmt.Errorf("scenario 8: %w", err)
 		}
 	}
-	if b.o.want(2, 4, 5, 7) {
+	if b.o.want(2, 4, 5, 7, 9) {
 		coldFleet, err := b.coldStart()
 		if err != nil {
 			return fmt.Errorf("scenario 2: %w", err)
@@ -127,6 +130,7 @@ func (b *bench) all() error {
 		}{
 			{4, []int{4}, b.rotation},
 			{5, []int{5}, b.steadyState},
+			{9, []int{9}, b.probeCost},
 			{7, []int{7, 3, 6}, b.deletion},
 		} {
 			if !b.o.want(sc.when...) {

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/test/fixture"
+)
+
+// probeFrontIP is the loopback address where every vcluster of the fleet
+// answers the connection probe, on port 443 as a vcluster Service does.
+const probeFrontIP = "127.0.0.9"
+
+// probeFront answers the registrar's connection probe for every vcluster of
+// a fleet at one address, as each vcluster's API server would: a serving
+// certificate for the server name asked for (the fleet's vclusters share
+// one CA, fixture.WithPKI), the client certificate verified against that
+// CA, and /version, /api and /apis answered. What the probe costs the
+// registrar is TLS handshakes and three requests; this is the other end.
+type probeFront struct {
+	srv      *http.Server
+	requests atomic.Int64
+}
+
+func startProbeFront(pki *fixture.PKI) (*probeFront, error) {
+	ca, err := tls.X509KeyPair(pki.CACert, pki.CAKey)
+	if err != nil {
+		return nil, err
+	}
+	caCert, err := x509.ParseCertificate(ca.Certificate[0])
+	if err != nil {
+		return nil, err
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var certs sync.Map // server name → *tls.Certificate
+	issue := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if c, ok := certs.Load(hello.ServerName); ok {
+			return c.(*tls.Certificate), nil
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(time.Now().UnixNano()),
+			Subject:      pkix.Name{CommonName: hello.ServerName},
+			DNSNames:     []string{hello.ServerName},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &leafKey.PublicKey, ca.PrivateKey)
+		if err != nil {
+			return nil, err
+		}
+		c := &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: leafKey}
+		certs.Store(hello.ServerName, c)
+		return c, nil
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	f := &probeFront{}
+	answers := map[string]string{
+		"/version": `{"major":"1","minor":"37","gitVersion":"v1.37.2"}`,
+		"/api":     `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}`,
+		"/apis":    `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`,
+	}
+	f.srv = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{
+			GetCertificate: issue, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+			MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+		},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.requests.Add(1)
+			body, ok := answers[r.URL.Path]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(body))
+		}),
+		ErrorLog: nil,
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(probeFrontIP, "443"))
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s:443 (root needed): %w", probeFrontIP, err)
+	}
+	go func() { _ = f.srv.ServeTLS(ln, "", "") }()
+	return f, nil
+}
+
+func (f *probeFront) stop() {
+	if f != nil {
+		_ = f.srv.Close()
+	}
+}
+
+// resolving returns the command that runs the registrar in a private mount
+// namespace whose /etc/hosts maps every vcluster's service DNS name to the
+// probe front, so that its probe resolves them with the system resolver,
+// as in a cluster; exec keeps the PID, which CPU and RSS are read from.
+func (b *bench) resolving(f *fleet) ([]string, error) {
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1 localhost\n")
+	for _, vc := range f.vcs {
+		fmt.Fprintf(&hosts, "%s %s.%s.svc\n", probeFrontIP, vc.Name, vc.Namespace)
+	}
+	path := filepath.Join(b.cl.Dir, "probe-hosts")
+	if err := os.WriteFile(path, []byte(hosts.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return []string{"unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, path, b.o.registrar}, nil
+}
+
+// connected counts the fleet's registrations whose probe recorded state.
+func (b *bench) connected(state string) (int, error) {
+	list, err := b.cl.cs.CoreV1().Secrets(mainArgoCD).List(b.ctx, metav1.ListOptions{
+		LabelSelector: reconcile.ManagedByLabel + "=" + reconcile.ManagedByValue,
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range list.Items {
+		if s.Annotations[reconcile.ConnectionStateAnnotation] == state {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// probeCost is scenario 9: the connection probe of N registrations whose
+// vclusters answer (the probe front), at the chart's --probe-interval and
+// with the interval shortened to see many rounds in one window.
+func (b *bench) probeCost(f *fleet) error {
+	n := len(f.vcs)
+	interval := b.o.flags.value("--probe-interval")
+	iv, err := time.ParseDuration(interval)
+	if err != nil || iv <= 0 {
+		b.t.add(row{scenario: "9 connection probe", params: fmt.Sprintf("N=%d", n), registrar: fmt.Sprintf("not measured: the chart renders --probe-interval=%q, which turns the probe off", interval)})
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		b.t.add(row{scenario: "9 connection probe", params: fmt.Sprintf("N=%d", n), registrar: "not measured: needs root (port 443 and a private /etc/hosts)"})
+		return nil
+	}
+	front, err := startProbeFront(b.pki)
+	if err != nil {
+		return err
+	}
+	b.front = front
+	command, err := b.resolving(f)
+	if err != nil {
+		return err
+	}
+
+	step("scenario 9: registrar restarted where the %d service names resolve, --probe-interval=%s", n, interval)
+	before, err := b.reg.memory(3)
+	if err != nil {
+		return err
+	}
+	b.reg.stop()
+	req0, err := b.cl.requests(b.ctx)
+	if err != nil {
+		return err
+	}
+	cpu0, start := b.cpu(nil), time.Now()
+	p, err := startProc("registrar", b.cl.Dir, command, b.cl.Kubeconfig, b.o.flags.with(map[string]string{
+		"--argocd-namespace": mainArgoCD, "--argocd-namespaces": mainArgoCD,
+		"--max-concurrent-reconciles": fmt.Sprint(b.o.concurrency),
+	})...)
+	if err != nil {
+		return err
+	}
+	b.reg = p
+	if err := b.waitConnected(n, b.o.timeout); err != nil {
+		return err
+	}
+	round := time.Since(start)
+	m, err := p.metrics()
+	if err != nil {
+		return err
+	}
+	cpuRound := b.cpu(p)
+	if err := b.note("scenario 9, restart and first probe round", round, req0, cpu0, p); err != nil {
+		return err
+	}
+	b.t.add(row{
+		scenario: "9 connection probe",
+		params:   fmt.Sprintf("N=%d registered, registrar restarted where the vclusters answer; --probe-interval=%s (chart default)", n, interval),
+		registrar: fmt.Sprintf("all %d Successful %s after the start: %.0f probes, %s each; %.0f writes (each registration's state changed from the unreachable runs before; one Connected event each); registrar CPU %.1f s for start-up and the round",
+			n, secs(round), m["registrar_probe_duration_seconds_count"], probeMedian(m), m["registrar_writes_total{operation=probe}"], cpuRound["registrar"]-cpu0["registrar"]),
+	})
+
+	// Quiet at the default interval: the next round is due 4 to 6 minutes
+	// after the first (20 % jitter).
+	m0, c0 := m, b.cpu(p)
+	time.Sleep(b.o.steady)
+	m1, err := p.metrics()
+	if err != nil {
+		return err
+	}
+	c1 := b.cpu(p)
+	mem, err := p.memory(3)
+	if err != nil {
+		return err
+	}
+	b.t.add(row{
+		scenario: "9 connection probe",
+		params:   fmt.Sprintf("N=%d, quiet for %s at --probe-interval=%s", n, b.o.steady, interval),
+		registrar: fmt.Sprintf("%.0f writes; %.0f probes (one round per interval: %.1f probes/s on average at N=%d); registrar CPU %.2f s; RSS %s (%s vs the registrar before, which could not resolve the names)",
+			m1.writes()-m0.writes(), m1["registrar_probe_duration_seconds_count"]-m0["registrar_probe_duration_seconds_count"],
+			float64(n)/iv.Seconds(), n, c1["registrar"]-c0["registrar"], mib(mem.RSS), signedMiB(mem.RSS-before.RSS)),
+		goal:    "0 writes",
+		verdict: verdict(m1.writes() == m0.writes()),
+	})
+
+	// Tuned, to put many rounds in one window: CPU per probe and per round.
+	const tuned = 20 * time.Second
+	step("scenario 9: tuned --probe-interval=%s for %s", tuned, b.o.steady)
+	p.stop()
+	p, err = startProc("registrar", b.cl.Dir, command, b.cl.Kubeconfig, b.o.flags.with(map[string]string{
+		"--argocd-namespace": mainArgoCD, "--argocd-namespaces": mainArgoCD,
+		"--max-concurrent-reconciles": fmt.Sprint(b.o.concurrency), "--probe-interval": tuned.String(),
+	})...)
+	if err != nil {
+		return err
+	}
+	b.reg = p
+	if _, err := p.settle(b.ctx, float64(n), 2*time.Second, b.o.timeout); err != nil {
+		return err
+	}
+	if err := b.waitProbes(p, float64(n), b.o.timeout); err != nil {
+		return err
+	}
+	m0, err = p.metrics()
+	if err != nil {
+		return err
+	}
+	c0, r0 := b.cpu(p), front.requests.Load()
+	time.Sleep(b.o.steady)
+	if m1, err = p.metrics(); err != nil {
+		return err
+	}
+	c1 = b.cpu(p)
+	probes := m1["registrar_probe_duration_seconds_count"] - m0["registrar_probe_duration_seconds_count"]
+	cpu := c1["registrar"] - c0["registrar"]
+	perProbe := 0.0
+	if probes > 0 {
+		perProbe = cpu / probes
+	}
+	if mem, err = p.memory(3); err != nil {
+		return err
+	}
+	b.t.add(row{
+		scenario: "9 connection probe",
+		params:   fmt.Sprintf("N=%d, %s at --probe-interval=%s (tuned, to see rounds; not a default)", n, b.o.steady, tuned),
+		registrar: fmt.Sprintf("%.0f probes = %.1f probes/s, %.0f requests answered; registrar CPU %.1f s = %.2f ms per probe, so %.1f CPU s per round of %d; kube-apiserver CPU %.1f s; %.0f writes; RSS %s",
+			probes, probes/b.o.steady.Seconds(), float64(front.requests.Load()-r0), cpu, 1000*perProbe, perProbe*float64(n), n,
+			c1["kube-apiserver"]-c0["kube-apiserver"], m1.writes()-m0.writes(), mib(mem.RSS)),
+		goal:    "0 writes",
+		verdict: verdict(m1.writes() == m0.writes()),
+	})
+	return nil
+}
+
+// waitConnected waits until n registrations record Successful.
+func (b *bench) waitConnected(n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := b.connected(reconcile.ConnectionSuccessful)
+		if err == nil && got >= n {
+			return nil
+		}
+		if err := b.reg.Alive(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			failed, _ := b.connected(reconcile.ConnectionFailed)
+			return fmt.Errorf("%d of %d registrations Successful after %s (%d Failed): %v", got, n, timeout, failed, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// waitProbes waits until p has probed at least n times.
+func (b *bench) waitProbes(p *proc, n float64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	for {
+		m, err := p.metrics()
+		if err == nil && m["registrar_probe_duration_seconds_count"] >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("the registrar did not probe every registration in time")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// probeMedian is the mean probe duration, the closest the scraped
+// histogram sum and count give.
+func probeMedian(m metrics) string {
+	return fmt.Sprintf("%.1f ms (mean)", m.meanMS("registrar_probe_duration_seconds", ""))
+}
