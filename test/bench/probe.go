@@ -297,8 +297,11 @@ func (b *bench) waitConnected(n int, timeout time.Duration) error {
 			return err
 		}
 		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("counting Successful registrations: %w", err)
+			}
 			failed, _ := b.connected(reconcile.ConnectionFailed)
-			return fmt.Errorf("%d of %d registrations Successful after %s (%d Failed): %v", got, n, timeout, failed, err)
+			return fmt.Errorf("%d of %d registrations Successful after %s (%d Failed)", got, n, timeout, failed)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
