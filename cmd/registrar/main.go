@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/registrar-dev/registrar/pkg/logging"
@@ -44,7 +45,9 @@ func run() int {
 		leaseDuration     = flag.Duration("leader-election-lease-duration", 15*time.Second, "How long a non-leader waits before taking over an unrenewed lease.")
 		renewDeadline     = flag.Duration("leader-election-renew-deadline", 10*time.Second, "How long the leader retries renewing before giving up leadership (and exiting).")
 		retryPeriod       = flag.Duration("leader-election-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
-		metricsAddr       = flag.String("metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
+		metricsAddr       = flag.String("metrics-bind-address", ":8443", "Address of the Prometheus metrics endpoint; \"0\" disables it.")
+		metricsSecure     = flag.Bool("metrics-secure", true, "Serve metrics over HTTPS, every scrape authenticated (TokenReview) and authorized (SubjectAccessReview: get on the non-resource URL /metrics) by the API server; false serves plain HTTP, for a loopback address behind a proxy of your own.")
+		metricsCertDir    = flag.String("metrics-cert-dir", "", "Directory of tls.crt and tls.key served by the HTTPS metrics endpoint, reloaded when they change (default: a self-signed certificate made at start).")
 		probeAddr         = flag.String("health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 		pprofAddr         = flag.String("pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints, for profiling; \"0\" (the default) disables them.")
 		namespaceSelector = flag.String("namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
@@ -173,10 +176,16 @@ func run() int {
 		fmt.Fprint(os.Stderr, report.Summary())
 		return report.ExitCode()
 	}
+	metrics := metricsserver.Options{BindAddress: *metricsAddr}
+	if *metricsSecure {
+		metrics.SecureServing = true
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metrics.CertDir = *metricsCertDir
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
+		Metrics:                       metrics,
 		HealthProbeBindAddress:        *probeAddr,
 		PprofBindAddress:              *pprofAddr,
 		LeaderElection:                *leaderElect,

@@ -39,7 +39,8 @@ var defaultArgs = []string{
 	"--leader-elect=true",
 	"--leader-election-namespace=argocd",
 	"--leader-election-id=registrar-leader",
-	"--metrics-bind-address=:8080",
+	"--metrics-bind-address=:8443",
+	"--metrics-secure=true",
 	"--health-probe-bind-address=:8081",
 	"--namespace-selector=",
 	"--watch-namespaces=",
@@ -64,7 +65,9 @@ func TestDefaultsDeployHardenedRegistrar(t *testing.T) {
 	m := release{name: "registrar", namespace: "argocd"}.template(t)
 	if got, want := m.kinds(), map[string]int{
 		"ServiceAccount": 1, "Deployment": 1,
-		"ClusterRole": 3, "ClusterRoleBinding": 3, "Role": 2, "RoleBinding": 2,
+		// ClusterRoles: vclusters, events, namespaces, metrics-auth and
+		// metrics-reader (bound to no one by default).
+		"ClusterRole": 5, "ClusterRoleBinding": 4, "Role": 2, "RoleBinding": 2,
 	}; !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("rendered kinds = %v, want %v", got, want)
 	}
@@ -85,8 +88,8 @@ func TestDefaultsDeployHardenedRegistrar(t *testing.T) {
 
 	// Probes: on the probe port, the paths the binary serves.
 	ports := containerPorts(c)
-	if ports["probes"] != 8081 || ports["metrics"] != 8080 {
-		t.Errorf("container ports = %v, want probes 8081 and metrics 8080", ports)
+	if ports["probes"] != 8081 || ports["metrics"] != 8443 {
+		t.Errorf("container ports = %v, want probes 8081 and metrics 8443", ports)
 	}
 	for probe, path := range map[*corev1.Probe]string{c.LivenessProbe: "/healthz", c.ReadinessProbe: "/readyz"} {
 		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port != intstr.FromString("probes") {
@@ -140,6 +143,7 @@ func TestDefaultRBACIsExact(t *testing.T) {
 		}},
 		"Role/gitops/registrar-argocd-secrets": {Namespace: "gitops", Rules: argocdSecrets},
 		"Role/ops/registrar-leader-election":   {Namespace: "ops", Rules: leaderElection("registrar-leader")},
+		"ClusterRole/registrar-metrics-auth":   {Rules: metricsAuth},
 	}
 	assertGrants(t, m.grants(t, "registrar", "ops"), want)
 }
@@ -154,6 +158,12 @@ var (
 	}
 	argocdSecrets = []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+	}
+	// metricsAuth lets the HTTPS metrics endpoint have the API server
+	// review each scrape's token and its right to get /metrics.
+	metricsAuth = []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	}
 )
 
@@ -199,6 +209,7 @@ func TestArgoCDNamespacesUseOneRoleEach(t *testing.T) {
 		"Role/argocd-staging/registrar-argocd-secrets":    {Namespace: "argocd-staging", Rules: argocdSecrets},
 		"Role/argocd-production/registrar-argocd-secrets": {Namespace: "argocd-production", Rules: argocdSecrets},
 		"Role/ops/registrar-leader-election":              {Namespace: "ops", Rules: leaderElection("registrar-leader")},
+		"ClusterRole/registrar-metrics-auth":              {Rules: metricsAuth},
 	}
 	assertGrants(t, m.grants(t, "registrar", "ops"), want)
 	args := m.container(t).Args
@@ -220,6 +231,7 @@ func TestWatchNamespacesUseRoles(t *testing.T) {
 		}},
 		"Role/argocd/reg-registrar-argocd-secrets":  {Namespace: "argocd", Rules: argocdSecrets},
 		"Role/argocd/reg-registrar-leader-election": {Namespace: "argocd", Rules: leaderElection("reg-lock")},
+		"ClusterRole/reg-registrar-metrics-auth":    {Rules: metricsAuth},
 	}
 	for _, ns := range []string{"team-a", "team-b"} {
 		want["Role/"+ns+"/reg-registrar-read-vclusters"] = grant{Namespace: ns, Rules: readVClusters}
@@ -270,6 +282,7 @@ func TestValuesMapToFlags(t *testing.T) {
 		"--leader-election-namespace=platform",
 		"--leader-election-id=lock",
 		"--metrics-bind-address=:9090",
+		"--metrics-secure=true",
 		"--health-probe-bind-address=:9091",
 		"--namespace-selector=tier in (gold, silver)",
 		"--watch-namespaces=a,b",
@@ -398,6 +411,11 @@ func TestServiceMonitorSelectsMetricsService(t *testing.T) {
 		if len(eps) != 1 || eps[0].(map[string]any)["port"] != "metrics" || eps[0].(map[string]any)["interval"] != "15s" {
 			t.Errorf("ServiceMonitor endpoints = %v", eps)
 		}
+		// HTTPS, with the scraper's own token for the registrar to review.
+		ep := eps[0].(map[string]any)
+		if ep["scheme"] != "https" || ep["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" || ep["tlsConfig"] == nil {
+			t.Errorf("ServiceMonitor endpoint %v: want scheme https, the ServiceAccount token and a tlsConfig", ep)
+		}
 	}
 	if !found {
 		t.Error("no ServiceMonitor")
@@ -439,6 +457,9 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"metrics.port=0"}, "port"},
 		{[]string{"replicaCount=2", "leaderElection.enabled=false"}, "leaderElection.enabled"},
 		{[]string{"serviceMonitor.enabled=true"}, "metrics.service.enabled"},
+		{[]string{"metrics.service.enabled=true", "metrics.secure=false"}, "metrics.service.enabled needs metrics.secure"},
+		{[]string{"metrics.certSecret=tls", "metrics.secure=false"}, "metrics.certSecret needs metrics.secure"},
+		{[]string{"metrics.readerSubjects[0].kind=Robot", "metrics.readerSubjects[0].name=x"}, "kind"},
 		{[]string{"serviceAccount.create=false"}, "serviceAccount.name"},
 	} {
 		_, err := helmRun(release{name: "registrar", namespace: "argocd", set: tc.set}.args("template")...)
