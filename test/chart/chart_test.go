@@ -19,7 +19,9 @@ func TestLint(t *testing.T) {
 	for _, set := range [][]string{
 		nil,
 		{"watchNamespaces={team-a,team-b}", "metrics.service.enabled=true", "serviceMonitor.enabled=true", "replicaCount=2",
-			"argocdNamespaces={argocd,argocd-production}", "propagateNamespaceLabels={env}", "propagateAnnotations={example.com/slack}"},
+			"argocdNamespaces={argocd,argocd-production}", "propagateNamespaceLabels={env}", "propagateAnnotations={example.com/slack}",
+			"admissionGuard.enabled=true", "admissionGuard.allowedGroups={platform-admins}", "metrics.readerSubjects[0].kind=Group",
+			"metrics.readerSubjects[0].name=monitoring"},
 	} {
 		args := []string{"lint", "--strict", chartDir}
 		for _, s := range set {
