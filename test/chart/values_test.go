@@ -94,13 +94,9 @@ func TestReadmeNamesOnlyRealValues(t *testing.T) {
 			}
 			var v any = values
 			for _, k := range path {
-				m, ok := v.(map[string]any)
-				if !ok {
-					v = nil
-					break
-				}
-				v, ok = m[k]
-				if !ok {
+				m, isMap := v.(map[string]any)
+				var found bool
+				if v, found = m[k]; !isMap || !found {
 					t.Errorf("README.md names value %s, which values.yaml does not have", name)
 					break
 				}
