@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestArgoCDNamespaceList(t *testing.T) {
@@ -32,6 +33,24 @@ func TestArgoCDNamespaceList(t *testing.T) {
 			t.Errorf("%+v: %v", tc, err)
 		case tc.err == "" && !slices.Equal(got, tc.want):
 			t.Errorf("%+v: %v, want %v", tc, got, tc.want)
+		}
+	}
+}
+
+func TestIdentityFlags(t *testing.T) {
+	for _, tc := range []struct {
+		identity string
+		ttl      time.Duration
+		err      string
+	}{
+		{identity: "admin", ttl: 24 * time.Hour},
+		{identity: "serviceaccount", ttl: 10 * time.Minute},
+		{identity: "sa", ttl: time.Hour, err: `--identity=sa: use "admin" or "serviceaccount"`},
+		{identity: "serviceaccount", ttl: time.Minute, err: "no token shorter than 10m0s"},
+	} {
+		err := identityFlags(tc.identity, tc.ttl)
+		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%+v: error %v, want %q", tc, err, tc.err)
 		}
 	}
 }

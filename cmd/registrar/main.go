@@ -68,6 +68,8 @@ func run() int {
 		dryRun            = flag.Bool("dry-run", false, "With --once: decide as usual and write nothing, anywhere; exit 0 when there is nothing to do, 1 when there are changes, 2 when a vcluster is refused or in error (as kubectl diff).")
 		kubeContext       = flag.String("context", "", "The kubeconfig context to use (default: the current one).")
 		output            = flag.String("output", "", "With --once: \"yaml\" or \"json\" prints the Argo CD cluster Secrets written (or, with --dry-run, to be written), every secret value redacted, instead of a line per vcluster.")
+		identity          = flag.String("identity", reconcile.IdentityAdmin, "Identity Argo CD gets in a vcluster that sets no annotation registrar.dev/identity: \"admin\" (the kubeconfig Secret's credentials) or \"serviceaccount\" (a token of ServiceAccount kube-system/argocd-manager the registrar keeps inside the vcluster).")
+		tokenTTL          = flag.Duration("token-ttl", reconcile.DefaultTokenTTL, "Lifetime of the ServiceAccount tokens of the serviceaccount identity (at least 10m); each is renewed after two thirds of it.")
 	)
 	flag.StringVar(output, "o", "", "Shorthand for --output.")
 	zapOpts := zap.Options{}
@@ -107,6 +109,10 @@ func run() int {
 	if *probeInterval < 0 || *probeTimeout <= 0 || *probeConcurrency < 1 || *expiryWarning <= 0 {
 		return usageError("--probe-interval must be 0 or more, --probe-timeout and --expiry-warning more than 0, --probe-concurrency at least 1")
 	}
+	if err := identityFlags(*identity, *tokenTTL); err != nil {
+		return usageError("%v", err)
+	}
+	opts.Identity, opts.TokenTTL = *identity, *tokenTTL
 	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(*nameTemplate)
 	if err != nil {
 		return usageError("--cluster-name-template: %v", err)
@@ -260,6 +266,17 @@ func argocdNamespaceList(single, list string, singleSet bool) ([]string, error) 
 		return nil, fmt.Errorf("--argocd-namespace=%s is not one of --argocd-namespaces=%s: list it there, or name one of those", single, list)
 	}
 	return append([]string{single}, slices.Delete(slices.Clone(namespaces), i, i+1)...), nil
+}
+
+// identityFlags checks --identity and --token-ttl.
+func identityFlags(identity string, ttl time.Duration) error {
+	if identity != reconcile.IdentityAdmin && identity != reconcile.IdentityServiceAccount {
+		return fmt.Errorf("--identity=%s: use %q or %q", identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount)
+	}
+	if ttl < reconcile.MinTokenTTL {
+		return fmt.Errorf("--token-ttl=%s: the TokenRequest API issues no token shorter than %s; use %s or more", ttl, reconcile.MinTokenTTL, reconcile.MinTokenTTL)
+	}
+	return nil
 }
 
 // flagSet says whether the flag was given on the command line.

@@ -30,6 +30,23 @@ type Sources struct {
 	Namespace        *corev1.Namespace
 	Service          *corev1.Service
 	KubeconfigSecret *corev1.Secret
+	// Token is the ServiceAccount token the identity step obtained inside
+	// the vcluster; with IdentityServiceAccount the registration carries it
+	// instead of the kubeconfig Secret's credentials, and nil registers
+	// nothing.
+	Token *ServiceAccountToken
+}
+
+// ServiceAccountToken is a token of the registrar's ServiceAccount inside a
+// vcluster, and what decides when it is renewed.
+type ServiceAccountToken struct {
+	Token string
+	// RenewAfter is when the token is to be replaced.
+	RenewAfter time.Time
+	// Rotation is the value of RotateTokenAnnotation it was issued for.
+	Rotation string
+	// Scope is identityScope.String() of the bindings it was issued with.
+	Scope string
 }
 
 // BuildOptions are the registrar-wide settings of a build.
@@ -50,6 +67,9 @@ type BuildOptions struct {
 	// the Argo CD cluster Secret, which ApplicationSet templates read as
 	// metadata.annotations.
 	PropagateAnnotations []string
+	// Identity is the identity of a vcluster that sets no
+	// IdentityAnnotation: IdentityAdmin when empty.
+	Identity string
 }
 
 // NameData is what a cluster name template sees.
@@ -91,22 +111,22 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 		return nil, inputErrorf(ReasonBadName,
 			"%s %s/%s: its name cannot be a label value (%s); rename the vcluster", src.Kind, ns, name, strings.Join(errs, "; "))
 	}
-	if src.Service == nil {
-		return nil, inputErrorf(ReasonServiceMissing,
-			"Service %s/%s does not exist; the registration points at the vcluster's Service, so create it (vcluster's chart does)", ns, name)
-	}
-	server, err := serverURL(src.Service)
+	conn, err := connectionOf(src)
 	if err != nil {
 		return nil, err
 	}
-	if src.KubeconfigSecret == nil {
-		return nil, inputErrorf(ReasonKubeconfigSecretMissing,
-			"kubeconfig Secret %s/%s does not exist; if the vcluster exports it under another name, set annotation %s on the %s",
-			ns, kubeconfigSecretName(w), KubeconfigSecretAnnotation, src.Kind)
-	}
-	creds, err := readCredentials(src.KubeconfigSecret)
+	server, creds := conn.Server, conn.Creds
+	identity, err := identityOf(src, opts.Identity)
 	if err != nil {
 		return nil, err
+	}
+	if identity == IdentityServiceAccount {
+		// Never the admin credentials, not even as a fallback: without a
+		// token from the identity step there is nothing to register.
+		if src.Token == nil || src.Token.Token == "" {
+			return nil, fmt.Errorf("%s %s/%s has identity %s but no ServiceAccount token was obtained", src.Kind, ns, name, identity)
+		}
+		creds = credentials{CAData: creds.CAData, Token: src.Token.Token}
 	}
 	clusterName, err := renderClusterName(w, opts.ClusterName)
 	if err != nil {
@@ -119,15 +139,8 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 			src.Kind, ns, name, server, clusterName, ClusterNameAnnotation)
 	}
 
-	serverName := src.Service.Name + "." + src.Service.Namespace
-	if s, ok := src.setting(TLSServerNameAnnotation); ok {
-		if errs := validation.IsDNS1123Subdomain(s.value); len(errs) > 0 {
-			return nil, s.invalid("a DNS name")
-		}
-		serverName = s.value
-	}
 	cfg := clusterConfig{TLSClientConfig: tlsClientConfig{
-		ServerName: serverName,
+		ServerName: conn.ServerName,
 		CAData:     creds.CAData,
 		CertData:   creds.CertData,
 		KeyData:    creds.KeyData,
@@ -202,6 +215,14 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	annotations[KubeconfigSecretAnnotation] = src.KubeconfigSecret.Name
 	if notAfter, ok := credentialsNotAfter(creds); ok {
 		annotations[CredentialsNotAfterAnnotation] = notAfter.UTC().Format(time.RFC3339)
+	}
+	if identity == IdentityServiceAccount {
+		annotations[IdentityAnnotation] = IdentityServiceAccount
+		annotations[TokenRenewAfterAnnotation] = src.Token.RenewAfter.UTC().Format(time.RFC3339)
+		annotations[IdentityScopeAnnotation] = src.Token.Scope
+		if src.Token.Rotation != "" {
+			annotations[TokenRotationAnnotation] = src.Token.Rotation
+		}
 	}
 	secret.Annotations = annotations
 	secret.Annotations[ContentHashAnnotation] = contentHash(secret)

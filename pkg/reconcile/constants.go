@@ -172,3 +172,69 @@ const (
 	ReasonCredentialsExpiring = "CredentialsExpiring"
 	ReasonCredentialsExpired  = "CredentialsExpired"
 )
+
+// Identity: what Argo CD authenticates to a vcluster as. IdentityAdmin
+// hands Argo CD the admin credentials of the kubeconfig Secret;
+// IdentityServiceAccount a token of a ServiceAccount the registrar keeps
+// inside the vcluster, as `argocd cluster add` does.
+const (
+	IdentityAdmin          = "admin"
+	IdentityServiceAccount = "serviceaccount"
+)
+
+// Annotations a user sets on a vcluster's workload (or, for
+// IdentityAnnotation and IdentityClusterRoleAnnotation, its Namespace) to
+// choose the identity Argo CD gets.
+const (
+	// IdentityAnnotation is IdentityAdmin or IdentityServiceAccount; it
+	// overrides --identity for the vcluster.
+	IdentityAnnotation = Prefix + "identity"
+	// IdentityClusterRoleAnnotation names an existing ClusterRole of the
+	// vcluster to bind the ServiceAccount to, instead of the one the
+	// registrar creates.
+	IdentityClusterRoleAnnotation = Prefix + "identity-cluster-role"
+	// RotateTokenAnnotation: any change of its value has the registrar
+	// issue a new token at once.
+	RotateTokenAnnotation = Prefix + "rotate-token"
+)
+
+// Annotations the registrar writes on a registration that carries a
+// ServiceAccount token, so that renewal survives restarts. The token's
+// expiry itself is CredentialsNotAfterAnnotation.
+const (
+	// TokenRenewAfterAnnotation is when the token is renewed (RFC 3339):
+	// two thirds into its lifetime, less a jitter that spreads a fleet's
+	// renewals.
+	TokenRenewAfterAnnotation = Prefix + "token-renew-after"
+	// TokenRotationAnnotation is the value RotateTokenAnnotation had when
+	// the token was issued.
+	TokenRotationAnnotation = Prefix + "token-rotation"
+	// IdentityScopeAnnotation says what the token's ServiceAccount is
+	// bound to inside the vcluster ("cluster:<role>" or
+	// "namespaces:<role>:<ns>,<ns>"), so that a change is applied inside
+	// without waiting for the next renewal.
+	IdentityScopeAnnotation = Prefix + "identity-scope"
+)
+
+// The objects of the ServiceAccount identity inside a vcluster: the names
+// `argocd cluster add` uses (ArgoCDManagerServiceAccount,
+// ArgoCDManagerClusterRole, ArgoCDManagerClusterRoleBinding in argo-cd's
+// util/clusterauth/clusterauth.go, v3.5.7), so that Argo CD's documentation
+// applies. In a namespace-scoped identity the Role and RoleBinding in each
+// namespace carry the same names, as there.
+const (
+	ManagerServiceAccount = "argocd-manager"
+	ManagerNamespace      = "kube-system"
+	ManagerRole           = "argocd-manager-role"
+	ManagerRoleBinding    = "argocd-manager-role-binding"
+)
+
+// Event reasons of the ServiceAccount identity.
+const (
+	// ReasonIdentityFailed: the identity could not be set up, renewed or
+	// revoked; nothing with admin credentials was written instead.
+	ReasonIdentityFailed = "IdentityFailed"
+	// ReasonIdentityRevoked: the ServiceAccount and what the registrar
+	// bound to it were deleted inside the vcluster.
+	ReasonIdentityRevoked = "IdentityRevoked"
+)

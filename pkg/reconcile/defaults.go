@@ -9,11 +9,13 @@ import "fmt"
 // not listed. A key opts in by being listed here; Sources.setting reads
 // every key, listed or not.
 var namespaceDefaults = map[string]bool{
-	ProjectAnnotation:          true,
-	NamespacesAnnotation:       true,
-	ClusterResourcesAnnotation: true,
-	ShardAnnotation:            true,
-	ArgoCDNamespaceAnnotation:  true,
+	ProjectAnnotation:             true,
+	NamespacesAnnotation:          true,
+	ClusterResourcesAnnotation:    true,
+	ShardAnnotation:               true,
+	ArgoCDNamespaceAnnotation:     true,
+	IdentityAnnotation:            true,
+	IdentityClusterRoleAnnotation: true,
 }
 
 // setting is the value of a user annotation for one vcluster, and the

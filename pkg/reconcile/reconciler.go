@@ -74,6 +74,15 @@ type Options struct {
 	// cluster Secret is created, updated or deleted. The caller swaps the
 	// Recorder for one that records no Event, and leaves the probe off.
 	DryRun bool
+	// Identity is the identity of a vcluster that sets no
+	// IdentityAnnotation: IdentityAdmin (also when empty) or
+	// IdentityServiceAccount.
+	Identity string
+	// TokenTTL is the lifetime of the ServiceAccount tokens the registrar
+	// requests (DefaultTokenTTL when 0; at least MinTokenTTL).
+	TokenTTL time.Duration
+	// Now is the clock of token renewal; nil is time.Now. Tests move it.
+	Now func() time.Time
 }
 
 // Reconciler keeps one Argo CD cluster Secret per vcluster. Its requests
@@ -101,6 +110,9 @@ type Reconciler struct {
 	prober *prober
 	// expiry holds the last expiry state reported per registration.
 	expiry sync.Map
+	// identities remembers, per vcluster, the drift checks and failures
+	// of its ServiceAccount identity.
+	identities identities
 }
 
 // state is what the steps of one reconcile learn about a vcluster, each
@@ -135,8 +147,10 @@ func (r *Reconciler) pipeline() []step {
 		{"trust", r.checkTrust},                // namespace selector, opt-out, readiness
 		{"service", r.readService},             // the vcluster's Service, for the server URL
 		{"credentials", r.readCredentials},     // Options.Credentials: the kubeconfig Secret
+		{"identity", r.obtainIdentity},         // with identity serviceaccount: a token minted inside the vcluster
 		{"build", r.build},                     // pure: one desired Secret per target
 		{"apply", r.applyTargets},              // write what changed; remove registrations no target wants
+		{"revoke", r.revokeReplaced},           // post-apply: a token identity switched back to admin is revoked inside
 		{"probe", r.scheduleProbes},            // post-apply: the prober connects as Argo CD will
 		{"expiry", r.checkExpiry},              // post-apply: warn before the credentials expire
 	}
@@ -233,7 +247,6 @@ func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
 	}
 	st.src.Namespace = &ns
 	if trusted, why := r.namespaceTrusted(&ns); !trusted {
-		r.watches.release(st.key)
 		if len(st.registrations) == 0 && ns.Annotations[IgnoreAnnotation] != "true" {
 			// Anyone who can create a StatefulSet, Service and Secret can
 			// make something that looks like a vcluster: say why it is not
@@ -244,15 +257,14 @@ func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
 		if len(st.registrations) == 0 {
 			st.skip("%s", why)
 		}
-		return true, r.deregisterAll(ctx, st, why)
+		return true, r.optedOut(ctx, st, why)
 	}
 	if w.GetAnnotations()[IgnoreAnnotation] == "true" {
-		r.watches.release(st.key)
 		why := fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, IgnoreAnnotation)
 		if len(st.registrations) == 0 {
 			st.skip("%s", why)
 		}
-		return true, r.deregisterAll(ctx, st, why)
+		return true, r.optedOut(ctx, st, why)
 	}
 	if !w.Ready && len(st.registrations) == 0 {
 		log.FromContext(ctx).V(1).Info("vcluster not ready yet, waiting", "kind", w.Kind)
@@ -307,6 +319,7 @@ func (r *Reconciler) build(ctx context.Context, st *state) (bool, error) {
 			PropagateLabels:          r.Options.PropagateLabels,
 			PropagateNamespaceLabels: r.Options.PropagateNamespaceLabels,
 			PropagateAnnotations:     r.Options.PropagateAnnotations,
+			Identity:                 r.Options.Identity,
 		})
 		if err != nil {
 			return r.badInput(ctx, st, err)
@@ -376,8 +389,20 @@ func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) 
 	return false, nil
 }
 
+// optedOut removes the registrations of a vcluster that still exists but
+// may no longer be registered, revoking its ServiceAccount identity first,
+// and stops following its kubeconfig Secret.
+func (r *Reconciler) optedOut(ctx context.Context, st *state, why string) error {
+	defer r.watches.release(st.key)
+	if err := r.revokeBeforeDeregister(ctx, st, why); err != nil {
+		return err
+	}
+	return r.deregisterAll(ctx, st, why)
+}
+
 // deregisterAll removes every registration of the vcluster and says why.
 func (r *Reconciler) deregisterAll(ctx context.Context, st *state, why string) error {
+	r.identities.forget(st.key)
 	for _, s := range st.registrations {
 		if err := r.deregister(ctx, st, s, why); err != nil {
 			return err

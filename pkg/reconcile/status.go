@@ -38,7 +38,8 @@ func (r *Reconciler) checkExpiry(ctx context.Context, st *state) (bool, error) {
 	now := time.Now()
 	for _, d := range st.desired {
 		notAfter := d.Annotations[CredentialsNotAfterAnnotation]
-		state, next := expiryState(notAfter, now, warning)
+		token := hasTokenIdentity(d)
+		state, next := expiryState(notAfter, now, expiryWarningOf(d, warning))
 		if !next.IsZero() {
 			st.requeueAfter(next.Sub(now) + time.Second)
 		}
@@ -46,13 +47,23 @@ func (r *Reconciler) checkExpiry(ctx context.Context, st *state) (bool, error) {
 		if prev, _ := r.expiry.Swap(key, state); prev == state {
 			continue
 		}
-		switch state {
-		case expiryExpiring:
+		switch {
+		case token && state == expiryExpiring:
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpiring, "Register",
+				"The ServiceAccount token Argo CD uses for this vcluster (Secret %s/%s) is overdue for renewal and expires at %s, in %s; the IdentityFailed events say why it was not renewed",
+				d.Namespace, d.Name, notAfter, next.Sub(now).Round(time.Minute))
+			log.FromContext(ctx).Info("token overdue for renewal", "secret", d.Name, "notAfter", notAfter)
+		case token && state == expiryExpired:
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpired, "Register",
+				"The ServiceAccount token Argo CD uses for this vcluster (Secret %s/%s) expired at %s: Argo CD cannot connect; the IdentityFailed events say why it was not renewed",
+				d.Namespace, d.Name, notAfter)
+			log.FromContext(ctx).Info("token expired", "secret", d.Name, "notAfter", notAfter)
+		case state == expiryExpiring:
 			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpiring, "Register",
 				"The credentials Argo CD uses for this vcluster (Secret %s/%s) expire at %s, in %s; renew the vcluster's certificates (vcluster certs rotate) and the registrar follows the rewritten kubeconfig Secret",
 				d.Namespace, d.Name, notAfter, next.Sub(now).Round(time.Minute))
 			log.FromContext(ctx).Info("credentials expiring", "secret", d.Name, "notAfter", notAfter)
-		case expiryExpired:
+		case state == expiryExpired:
 			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpired, "Register",
 				"The credentials Argo CD uses for this vcluster (Secret %s/%s) expired at %s: Argo CD cannot connect; renew the vcluster's certificates (vcluster certs rotate)",
 				d.Namespace, d.Name, notAfter)
@@ -60,6 +71,22 @@ func (r *Reconciler) checkExpiry(ctx context.Context, st *state) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// expiryWarningOf is how long before its credentials expire registration d
+// is warned about: for a ServiceAccount token the registrar renews, from
+// the moment its renewal is overdue, else warning.
+func expiryWarningOf(d *corev1.Secret, warning time.Duration) time.Duration {
+	if !hasTokenIdentity(d) {
+		return warning
+	}
+	renew, err1 := time.Parse(time.RFC3339, d.Annotations[TokenRenewAfterAnnotation])
+	notAfter, err2 := time.Parse(time.RFC3339, d.Annotations[CredentialsNotAfterAnnotation])
+	if err1 != nil || err2 != nil || !renew.Before(notAfter) {
+		return warning
+	}
+	// A minute of grace: the renewal itself is due at renew.
+	return max(notAfter.Sub(renew)-time.Minute, 0)
 }
 
 // forgetExpiry drops what was reported about a removed registration.

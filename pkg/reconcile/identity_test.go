@@ -1,0 +1,187 @@
+package reconcile
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/argoproj/argo-cd/v3/util/clusterauth"
+	"github.com/argoproj/argo-cd/v3/util/db"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The names and rules of the identity inside a vcluster are Argo CD's own,
+// so that Argo CD's documentation of `argocd cluster add` applies.
+func TestIdentityObjectsAreArgoCDs(t *testing.T) {
+	if ManagerServiceAccount != clusterauth.ArgoCDManagerServiceAccount || ManagerRole != clusterauth.ArgoCDManagerClusterRole ||
+		ManagerRoleBinding != clusterauth.ArgoCDManagerClusterRoleBinding {
+		t.Errorf("names %s, %s, %s differ from Argo CD's", ManagerServiceAccount, ManagerRole, ManagerRoleBinding)
+	}
+	if !equality.Semantic.DeepEqual(managerClusterRules, clusterauth.ArgoCDManagerClusterPolicyRules) {
+		t.Errorf("cluster rules %v, Argo CD grants %v", managerClusterRules, clusterauth.ArgoCDManagerClusterPolicyRules)
+	}
+	if !equality.Semantic.DeepEqual(managerNamespaceRules, clusterauth.ArgoCDManagerNamespacePolicyRules) {
+		t.Errorf("namespace rules %v, Argo CD grants %v", managerNamespaceRules, clusterauth.ArgoCDManagerNamespacePolicyRules)
+	}
+}
+
+func TestRBACForScope(t *testing.T) {
+	d := rbacFor(identityScope{})
+	if d.clusterRole == nil || d.clusterRoleBinding == nil || d.clusterRoleBinding.RoleRef.Name != ManagerRole || len(d.roles)+len(d.roleBindings) != 0 {
+		t.Errorf("cluster-wide: %+v", d)
+	}
+	d = rbacFor(identityScope{ClusterRole: "view"})
+	if d.clusterRole != nil || d.clusterRoleBinding.RoleRef != (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}) {
+		t.Errorf("existing ClusterRole: %+v", d)
+	}
+	d = rbacFor(identityScope{Namespaces: []string{"a", "b"}})
+	if d.clusterRole != nil || d.clusterRoleBinding != nil || len(d.roles) != 2 || len(d.roleBindings) != 2 ||
+		d.roles[1].Namespace != "b" || d.roleBindings[0].RoleRef.Kind != "Role" || d.roleBindings[0].Subjects[0] != managerSubject {
+		t.Errorf("namespaced: %+v", d)
+	}
+	d = rbacFor(identityScope{ClusterRole: "edit", Namespaces: []string{"a"}})
+	if len(d.roles) != 0 || d.roleBindings[0].RoleRef.Kind != "ClusterRole" || d.roleBindings[0].RoleRef.Name != "edit" {
+		t.Errorf("namespaced, existing ClusterRole: %+v", d)
+	}
+	for _, obj := range []metav1.Object{d.roleBindings[0], rbacFor(identityScope{}).clusterRole} {
+		if obj.GetLabels()[ManagedByLabel] != ManagedByValue {
+			t.Errorf("%s carries no managed-by label", obj.GetName())
+		}
+	}
+}
+
+func TestIdentityAndScopeFromAnnotations(t *testing.T) {
+	src, _ := sources(t)
+	if id, err := identityOf(src, ""); err != nil || id != IdentityAdmin {
+		t.Errorf("default: %q %v", id, err)
+	}
+	if id, _ := identityOf(src, IdentityServiceAccount); id != IdentityServiceAccount {
+		t.Errorf("--identity=serviceaccount: %q", id)
+	}
+	src.Namespace = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vcluster-sandbox",
+		Annotations: map[string]string{IdentityAnnotation: IdentityServiceAccount, IdentityClusterRoleAnnotation: "edit"}}}
+	if id, _ := identityOf(src, IdentityAdmin); id != IdentityServiceAccount {
+		t.Errorf("Namespace annotation: %q", id)
+	}
+	src.Workload.SetAnnotations(map[string]string{IdentityAnnotation: IdentityAdmin, NamespacesAnnotation: "a, b"})
+	if id, _ := identityOf(src, IdentityServiceAccount); id != IdentityAdmin {
+		t.Errorf("the workload's annotation wins: %q", id)
+	}
+	sc, err := scopeOf(src)
+	if err != nil || sc.String() != "namespaces:edit:a,b" {
+		t.Errorf("scope %q %v", sc.String(), err)
+	}
+	src.Workload.SetAnnotations(map[string]string{IdentityAnnotation: "sa"})
+	if _, err := identityOf(src, ""); err == nil || !strings.Contains(err.Error(), `"serviceaccount"`) {
+		t.Errorf("bad value: %v", err)
+	}
+	src.Workload.SetAnnotations(map[string]string{IdentityClusterRoleAnnotation: "a/b"})
+	if _, err := scopeOf(src); err == nil {
+		t.Error("a ClusterRole name with a slash is accepted")
+	}
+}
+
+func TestRenewalDue(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	tok := &ServiceAccountToken{Token: "t", RenewAfter: now.Add(time.Minute), Rotation: "1"}
+	for _, c := range []struct {
+		name     string
+		prev     *ServiceAccountToken
+		rotation string
+		now      time.Time
+		due      bool
+	}{
+		{"none yet", nil, "", now, true},
+		{"fresh", tok, "1", now, false},
+		{"two thirds passed", tok, "1", now.Add(time.Minute), true},
+		{"rotation asked", tok, "2", now, true},
+		{"rotation annotation removed", tok, "", now, true},
+	} {
+		if got := renewalDue(c.prev, c.rotation, c.now) != ""; got != c.due {
+			t.Errorf("%s: due = %v", c.name, got)
+		}
+	}
+}
+
+func TestRenewAfterIsTwoThirdsLessJitter(t *testing.T) {
+	issued := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	expires := issued.Add(24 * time.Hour)
+	if got := renewAfter(issued, expires, 0); !got.Equal(issued.Add(16 * time.Hour)) {
+		t.Errorf("without jitter: %s", got)
+	}
+	latest := renewAfter(issued, expires, 0.999)
+	if latest.Before(issued.Add(16*time.Hour-144*time.Minute)) || !latest.Before(issued.Add(16*time.Hour)) {
+		t.Errorf("with jitter: %s, want within a tenth of the lifetime before two thirds", latest)
+	}
+}
+
+// With the ServiceAccount identity, Build writes the token and the CA and
+// never the kubeconfig's client certificate, and without a token it writes
+// nothing at all; Argo CD's parser reads the result as a bearer token.
+func TestBuildWithServiceAccountToken(t *testing.T) {
+	src, vc := sources(t)
+	exp := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
+	token := jwt(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
+	if _, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: IdentityServiceAccount}); err == nil {
+		t.Fatal("built a registration for the serviceaccount identity without a token")
+	}
+	src.Token = &ServiceAccountToken{Token: token, RenewAfter: exp.Add(-8 * time.Hour), Rotation: "r1", Scope: "cluster:" + ManagerRole}
+	s, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: IdentityServiceAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := decodeConfig(t, s)
+	if c.BearerToken != token || len(c.TLSClientConfig.CertData) != 0 || len(c.TLSClientConfig.KeyData) != 0 ||
+		string(c.TLSClientConfig.CAData) != string(vc.PKI.CACert) {
+		t.Errorf("config holds token %v, cert %d bytes, key %d bytes, the vcluster's CA %v",
+			c.BearerToken == token, len(c.TLSClientConfig.CertData), len(c.TLSClientConfig.KeyData), string(c.TLSClientConfig.CAData) == string(vc.PKI.CACert))
+	}
+	for k, v := range map[string]string{
+		IdentityAnnotation:            IdentityServiceAccount,
+		TokenRenewAfterAnnotation:     exp.Add(-8 * time.Hour).Format(time.RFC3339),
+		TokenRotationAnnotation:       "r1",
+		IdentityScopeAnnotation:       "cluster:" + ManagerRole,
+		CredentialsNotAfterAnnotation: exp.Format(time.RFC3339),
+	} {
+		if s.Annotations[k] != v {
+			t.Errorf("annotation %s = %q, want %q", k, s.Annotations[k], v)
+		}
+	}
+	cluster, err := db.SecretToCluster(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cluster.Config.BearerToken != token || cluster.Config.CertData != nil || cluster.Config.Insecure {
+		t.Error("Argo CD does not read a bearer token registration with TLS verified")
+	}
+	if previousToken(map[string]*corev1.Secret{"argocd": s}).Token != token {
+		t.Error("the token is not read back from the registration")
+	}
+	// The admin identity, even with a token at hand, writes the kubeconfig's.
+	admin, err := Build(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decodeConfig(t, admin).BearerToken != "" || admin.Annotations[IdentityAnnotation] != "" {
+		t.Error("the admin identity carries the token")
+	}
+}
+
+func TestExpiryWarningOfATokenStartsWhenRenewalIsOverdue(t *testing.T) {
+	d := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+		IdentityAnnotation:            IdentityServiceAccount,
+		TokenRenewAfterAnnotation:     "2026-12-02T16:00:00Z",
+		CredentialsNotAfterAnnotation: "2026-12-03T00:00:00Z",
+	}}}
+	if got := expiryWarningOf(d, DefaultExpiryWarning); got != 8*time.Hour-time.Minute {
+		t.Errorf("warning %s", got)
+	}
+	delete(d.Annotations, IdentityAnnotation)
+	if got := expiryWarningOf(d, DefaultExpiryWarning); got != DefaultExpiryWarning {
+		t.Errorf("certificate: warning %s", got)
+	}
+}
