@@ -255,3 +255,39 @@ func TestForeignManagerServiceAccountIsLeftAlone(t *testing.T) {
 		t.Error("the foreign ServiceAccount was bound to a role")
 	}
 }
+
+// TestIdentityFailureNeverHandsOutTheAdminCertificate: when the token
+// cannot be renewed (the vcluster's API server is down), a Warning says so
+// and the registration keeps its token, never turning into the admin
+// certificate; once the vcluster is back a new token is issued.
+func TestIdentityFailureNeverHandsOutTheAdminCertificate(t *testing.T) {
+	e, tv := newTokenWorld(t, "vcluster-failsafe")
+	tv.create(serviceAccountIdentity)
+	s := tv.eventuallyTokenRegistered("")
+	token := tokenOf(t, s)
+
+	tv.standIn.StopAPIServer()
+	tv.annotate(reconcile.RotateTokenAnnotation, "1")
+	note := e.eventuallyEvent(tv.workload, reconcile.ReasonIdentityFailed)
+	for _, want := range []string{"not handed out", "keeps its current token"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("IdentityFailed event %q does not say %q", note, want)
+		}
+	}
+	e.consistently("the registration keeps its token and no certificate", 2*time.Second, func() bool {
+		s := e.registration(tv.ns, tv.name)
+		return s != nil && tokenOf(t, s) == token && !contains(configOf(t, s), `"certData"`)
+	})
+
+	if err := tv.standIn.StartAPIServer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tv.annotate(reconcile.RotateTokenAnnotation, "2")
+	e.eventually("a token issued for rotation 2 is registered", func() bool {
+		s = e.registration(tv.ns, tv.name)
+		return s != nil && s.Annotations[reconcile.TokenRotationAnnotation] == "2" && tokenOf(t, s) != token
+	})
+	if err := listNamespacesWith(tv.argocdClient(s)); err != nil {
+		t.Errorf("the token issued after the outage does not work: %v", err)
+	}
+}
