@@ -291,3 +291,19 @@ func TestIdentityFailureNeverHandsOutTheAdminCertificate(t *testing.T) {
 		t.Errorf("the token issued after the outage does not work: %v", err)
 	}
 }
+
+// TestDryRunSetsUpNoIdentity: `registrar --once --dry-run` with the
+// ServiceAccount identity reaches into no vcluster: it reports the
+// registration it would make and writes nothing.
+func TestDryRunSetsUpNoIdentity(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vcluster-dry-identity", true)
+	e.newVCluster(ns, "sandbox")
+	run := e.once("--dry-run", "--identity=serviceaccount")
+	run.wantCode(t, 1)
+	f := run.line(t, ns, "sandbox")
+	if reason := strings.Join(f[4:], " "); f[1] != string(reconcile.DecisionRegister) || !strings.Contains(reason, "would set up ServiceAccount kube-system/argocd-manager") {
+		t.Errorf("line %q: want a register decision that says it would set up the ServiceAccount", strings.Join(f, " "))
+	}
+	e.neverRegistered(ns, "sandbox")
+}
