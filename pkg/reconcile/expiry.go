@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // credentialsNotAfter is the earliest moment the credentials of a
@@ -136,4 +138,19 @@ func expiryBucket(annotation string, now time.Time) string {
 		}
 	}
 	return "later"
+}
+
+// expiryRenewing is the expiry bucket of a ServiceAccount token the
+// registrar renews itself and whose renewal is not yet due: it always has
+// less than a day left, by design, and is no cause for alarm.
+const expiryRenewing = "renewing"
+
+// registrationExpiryBucket is the expiry bucket of registration s.
+func registrationExpiryBucket(s *corev1.Secret, now time.Time) string {
+	if hasTokenIdentity(s) {
+		if renew, err := time.Parse(time.RFC3339, s.Annotations[TokenRenewAfterAnnotation]); err == nil && now.Before(renew) {
+			return expiryRenewing
+		}
+	}
+	return expiryBucket(s.Annotations[CredentialsNotAfterAnnotation], now)
 }

@@ -185,3 +185,23 @@ func TestExpiryWarningOfATokenStartsWhenRenewalIsOverdue(t *testing.T) {
 		t.Errorf("certificate: warning %s", got)
 	}
 }
+
+// A token the registrar renews itself is "renewing" in the expiry metric
+// until its renewal is overdue, then counted by what it has left.
+func TestExpiryBucketOfATokenIsRenewingUntilOverdue(t *testing.T) {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+		IdentityAnnotation:            IdentityServiceAccount,
+		TokenRenewAfterAnnotation:     "2026-12-02T16:00:00Z",
+		CredentialsNotAfterAnnotation: "2026-12-03T00:00:00Z",
+	}}}
+	if got := registrationExpiryBucket(s, time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)); got != "renewing" {
+		t.Errorf("before renewal: %s", got)
+	}
+	if got := registrationExpiryBucket(s, time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC)); got != "24h" {
+		t.Errorf("renewal overdue: %s", got)
+	}
+	delete(s.Annotations, IdentityAnnotation)
+	if got := registrationExpiryBucket(s, time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)); got != "24h" {
+		t.Errorf("a certificate: %s", got)
+	}
+}

@@ -52,7 +52,7 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 				"1 when the last connection probe of the vcluster's registration succeeded, 0 when it failed; absent before the first probe.",
 				[]string{"namespace", "name", "argocd_namespace"}, nil),
 			expiry: prometheus.NewDesc("registrar_credentials_expiry",
-				"Registrations by how long their credentials have left (expired, 24h, 7d, 30d, later, unknown).",
+				"Registrations by how long their credentials have left (expired, 24h, 7d, 30d, later, unknown; renewing: a ServiceAccount token not yet due for renewal).",
 				[]string{"bucket"}, nil),
 			reader: reader, namespaces: namespaces,
 		},
@@ -122,7 +122,7 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	n := 0
 	states := map[string]int{"successful": 0, "failed": 0, "unknown": 0}
-	buckets := map[string]int{"expired": 0, "unknown": 0, "later": 0}
+	buckets := map[string]int{"expired": 0, "unknown": 0, "later": 0, expiryRenewing: 0}
 	for _, b := range expiryBuckets {
 		buckets[b.name] = 0
 	}
@@ -138,7 +138,7 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 		n += len(list.Items)
 		for i := range list.Items {
 			s := &list.Items[i]
-			buckets[expiryBucket(s.Annotations[CredentialsNotAfterAnnotation], now)]++
+			buckets[registrationExpiryBucket(s, now)]++
 			switch s.Annotations[ConnectionStateAnnotation] {
 			case ConnectionSuccessful:
 				states["successful"]++

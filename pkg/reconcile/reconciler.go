@@ -129,6 +129,8 @@ type state struct {
 	result  ctrl.Result
 	// outcomes are the decisions the steps made (plan.go).
 	outcomes []Outcome
+	// applied is set once every desired registration is in place.
+	applied bool
 }
 
 // A step does one part of a reconcile. It returns done to end the
@@ -379,6 +381,7 @@ func (r *Reconciler) applyTargets(ctx context.Context, st *state) (bool, error) 
 	if !allHeld {
 		return false, nil
 	}
+	st.applied = true
 	for ns, s := range st.registrations {
 		if !wanted[ns] {
 			if err := r.deregister(ctx, st, s, "it is now registered in Argo CD namespace "+strings.Join(where, ", ")); err != nil {

@@ -12,10 +12,11 @@ import (
 // revokeReplaced runs after apply: when a registration that carried a
 // ServiceAccount token now carries the admin credentials (the identity was
 // switched back), the ServiceAccount is revoked inside the vcluster. It
-// waits until every desired registration is written, so Argo CD is never
+// waits until every desired registration is written (a collision keeps
+// the token registration, and so the token, in place), so Argo CD is never
 // left without working credentials.
 func (r *Reconciler) revokeReplaced(ctx context.Context, st *state) (bool, error) {
-	if len(st.desired) == 0 || hasTokenIdentity(st.desired[0]) {
+	if !st.applied || len(st.desired) == 0 || hasTokenIdentity(st.desired[0]) {
 		return false, nil
 	}
 	for _, s := range st.registrations {
