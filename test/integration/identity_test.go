@@ -226,7 +226,37 @@ func TestNamespaceScopedIdentity(t *testing.T) {
 			t.Errorf("%T team-a/%s is missing", obj, obj.GetName())
 		}
 	}
-	_ = e
+
+	// Binding an existing ClusterRole instead: the RoleBinding is replaced,
+	// the Role the registrar made is removed, the token is kept.
+	token := tokenOf(t, s)
+	reader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "configmap-reader"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list"}}}}
+	if err := tv.admin.Create(ctx, reader); err != nil {
+		t.Fatal(err)
+	}
+	tv.annotate(reconcile.IdentityClusterRoleAnnotation, "configmap-reader")
+	e.eventually("the registration records the new scope", func() bool {
+		s = e.registration(tv.ns, tv.name)
+		return s != nil && s.Annotations[reconcile.IdentityScopeAnnotation] == "namespaces:configmap-reader:team-a"
+	})
+	if tokenOf(t, s) != token {
+		t.Error("a change of scope issued a new token")
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "argocd-manager-role-binding", Namespace: "team-a"}}
+	if !tv.getInside(binding) || binding.RoleRef.Kind != "ClusterRole" || binding.RoleRef.Name != "configmap-reader" {
+		t.Errorf("RoleBinding team-a/argocd-manager-role-binding binds %+v, want ClusterRole configmap-reader", binding.RoleRef)
+	}
+	if tv.getInside(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "argocd-manager-role", Namespace: "team-a"}}) {
+		t.Error("the Role the registrar made survived the switch to an existing ClusterRole")
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "team-a"}}
+	if _, err := argocd.CoreV1().ConfigMaps("team-a").Create(ctx, cm, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("creating a ConfigMap with a ClusterRole that reads them: %v, want 403", err)
+	}
+	if _, err := argocd.CoreV1().ConfigMaps("team-a").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("listing ConfigMaps with a ClusterRole that reads them: %v", err)
+	}
 }
 
 // TestForeignManagerServiceAccountIsLeftAlone: an argocd-manager the
