@@ -34,6 +34,9 @@ import (
 //     on 127.0.0.3:443 with vcluster's SANs and the objects vcluster writes
 //     into the host: two real vclusters cannot run side by side here, both
 //     would put their inner API server on 127.0.0.1:6443;
+//   - tokens is another stand-in, on 127.0.0.4:443, annotated
+//     registrar.dev/identity=serviceaccount: Argo CD syncs it with a
+//     ServiceAccount token the registrar minted inside, not its certificate;
 //   - the registrar is the built binary, with the args charts/registrar
 //     renders (helm template) and, through impersonation, the RBAC of the
 //     chart's ServiceAccount;
@@ -48,9 +51,14 @@ import (
 // vclusterAddrs are the vclusters' loopback addresses; they listen on 443,
 // the port of the registered service URL (which names none). The first is
 // a real vcluster, the others stand-ins.
-var vclusterAddrs = []struct{ name, namespace, ip string }{
-	{"sandbox", "vcluster-sandbox", "127.0.0.2"},
-	{"staging", "vcluster-staging", "127.0.0.3"},
+var vclusterAddrs = []struct {
+	name, namespace, ip string
+	annotations         map[string]string
+}{
+	{"sandbox", "vcluster-sandbox", "127.0.0.2", nil},
+	// Argo CD gets a ServiceAccount token of this one, not its certificate.
+	{"tokens", "vcluster-tokens", "127.0.0.4", map[string]string{"registrar.dev/identity": "serviceaccount"}},
+	{"staging", "vcluster-staging", "127.0.0.3", nil},
 }
 
 const argocdNamespace = "argocd"
@@ -132,7 +140,7 @@ func TestLocalStory(t *testing.T) {
 	}()
 	for i, a := range vclusterAddrs[1:] {
 		i++
-		vc, err := fixture.NewVCluster(a.name, a.namespace)
+		vc, err := fixture.NewVCluster(a.name, a.namespace, fixture.Annotations(a.annotations))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,6 +299,23 @@ func TestLocalStory(t *testing.T) {
 		},
 	})
 	t.Logf("story in %s; total %s", time.Since(ready).Round(100*time.Millisecond), time.Since(began).Round(100*time.Millisecond))
+
+	// The vcluster with the ServiceAccount identity synced with a token
+	// alone; the one with the default identity with its certificate.
+	w := World{Host: host, ArgoCDNamespace: argocdNamespace, Timeout: 90 * time.Second}
+	for _, vc := range story {
+		if vc.Name == realAddr.name {
+			if cfg := EventuallyRegistered(t, w, vc).Config; len(cfg.CertData) == 0 || cfg.BearerToken != "" {
+				t.Errorf("%s (default identity) is registered with a certificate: %v, a token: %v", vc.Name, len(cfg.CertData) != 0, cfg.BearerToken != "")
+			}
+		}
+		if vc.Name == "tokens" {
+			if cfg := EventuallyRegistered(t, w, vc).Config; len(cfg.CertData) != 0 || len(cfg.KeyData) != 0 || cfg.BearerToken == "" {
+				t.Errorf("%s (serviceaccount identity) is registered with a certificate: %v, a token: %v", vc.Name, len(cfg.CertData) != 0, cfg.BearerToken != "")
+			}
+			t.Logf("%s synced with the token of ServiceAccount kube-system/argocd-manager", vc.Name)
+		}
+	}
 }
 
 // createArgoCDObjects writes what Argo CD's install would: its namespace, the
