@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -70,8 +71,8 @@ func (r oneRun) wantLine(t *testing.T, argocd, ns, name string, decision reconci
 
 // kubeconfigWithContexts writes a kubeconfig whose current context points
 // at no API server and whose context "host" is the suite's, as a laptop's
-// kubeconfig names several clusters.
-func kubeconfigWithContexts(t *testing.T) string {
+// kubeconfig names several clusters; as, if set, is the user it acts as.
+func kubeconfigWithContexts(t *testing.T, as string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	kc := clientcmdapi.Config{
@@ -79,7 +80,7 @@ func kubeconfigWithContexts(t *testing.T) string {
 			"host":    {Server: cfg.Host, CertificateAuthorityData: cfg.CAData},
 			"nowhere": {Server: "https://127.0.0.1:1"},
 		},
-		AuthInfos: map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}},
+		AuthInfos: map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: as}},
 		Contexts: map[string]*clientcmdapi.Context{
 			"host":    {Cluster: "host", AuthInfo: "admin"},
 			"nowhere": {Cluster: "nowhere", AuthInfo: "admin"},
@@ -93,12 +94,18 @@ func kubeconfigWithContexts(t *testing.T) string {
 }
 
 // once runs `registrar --once` for this test's Argo CD namespace and
-// trusted namespaces, with args.
+// trusted namespaces, with args, as the suite's admin.
 func (e *env) once(args ...string) oneRun {
+	e.t.Helper()
+	return e.onceAs("", args...)
+}
+
+// onceAs is once as user (impersonated; "" is the admin).
+func (e *env) onceAs(user string, args ...string) oneRun {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args = append([]string{"--once", "--kubeconfig", kubeconfigWithContexts(e.t), "--context", "host",
+	args = append([]string{"--once", "--kubeconfig", kubeconfigWithContexts(e.t, user), "--context", "host",
 		"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id}, args...)
 	cmd := exec.CommandContext(ctx, fixture.RegistrarBinary(e.t), args...)
 	var stdout, stderr bytes.Buffer
@@ -125,6 +132,11 @@ func (r oneRun) wantCode(t *testing.T, code int) {
 	}
 }
 
+// workloadOf is the StatefulSet of vcluster ns/name, for its events.
+func (e *env) workloadOf(ns, name string) client.Object {
+	return &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
+
 func TestOnceRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	e := newWorld(t)
 	ns := e.createNamespace("vc", true)
@@ -141,6 +153,9 @@ func TestOnceRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 			t.Fatalf("%s is not registered at %s after one pass: %v", name, server(name), s)
 		}
 	}
+
+	// The pass reports on the workload as the controller does.
+	e.eventuallyEvent(e.workloadOf(ns, "alpha"), reconcile.ReasonRegistered)
 
 	// A second pass finds nothing to do.
 	e.once().wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionUnchanged, server("alpha"), "up to date")
@@ -246,6 +261,20 @@ func (s snapshot) wantSame(t *testing.T, after snapshot) {
 	}
 }
 
+// mayOnlyRead grants user what a dry run reads, and nothing else: get,
+// list and watch on vcluster workloads, Services, Secrets and Namespaces.
+func (e *env) mayOnlyRead(user string) {
+	e.t.Helper()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "read-vclusters-" + e.id}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"statefulsets", "deployments"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"services", "secrets", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
+	}}
+	e.create(role)
+	e.create(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}}})
+}
+
 // credentialShown says whether out holds PEM data pem, as it is or
 // base64-encoded as Argo CD's config JSON holds it.
 func credentialShown(out string, pem []byte) bool {
@@ -292,6 +321,20 @@ func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	}
 	if s := e.registration(ns, "changed"); s.ResourceVersion != registered.ResourceVersion {
 		t.Error("the dry run rewrote a registration")
+	}
+
+	// A platform engineer who may only read runs the same dry run: it
+	// needs no write permission, because it attempts no write.
+	viewer := "viewer-" + e.id
+	e.mayOnlyRead(viewer)
+	asViewer := e.onceAs(viewer, "--dry-run")
+	before.wantSame(t, takeSnapshot(t))
+	asViewer.wantCode(t, oneshot.ExitChanges)
+	if asViewer.stdout != run.stdout {
+		t.Errorf("the read-only dry run reports\n%s\nthe admin's\n%s", asViewer.stdout, run.stdout)
+	}
+	if strings.Contains(asViewer.stderr, "forbidden") {
+		t.Errorf("the read-only dry run was refused something:\n%s", asViewer.stderr)
 	}
 
 	// -o yaml prints the Secrets the pass would write, credentials
