@@ -46,7 +46,7 @@ func Run(ctx context.Context, mgr manager.Manager, opts reconcile.Options, cfg C
 		r.Client = ReadOnly(r.Client)
 		r.Recorder = discard{}
 	} else {
-		r.Recorder = mgr.GetEventRecorder("registrar")
+		r.Recorder = newSyncRecorder(mgr.GetClient(), mgr.GetScheme(), log.FromContext(ctx).WithName("events"))
 	}
 	if err := r.SetupIndexes(mgr); err != nil {
 		return nil, err
