@@ -156,7 +156,8 @@ func TestTokenRenewalAndRotation(t *testing.T) {
 // TestRevocation: switching a vcluster back to the admin identity
 // registers its certificate and deletes the ServiceAccount and what the
 // registrar bound to it, so a token the registrar had written gets 401;
-// opting out of registration does the same.
+// opting out of registration, or a namespace no longer trusted, does the
+// same.
 func TestRevocation(t *testing.T) {
 	e, tv := newTokenWorld(t, "vcluster-revoke")
 	tv.create(serviceAccountIdentity)
@@ -189,6 +190,20 @@ func TestRevocation(t *testing.T) {
 	e.eventually("the token is refused after the opt-out", func() bool {
 		return apierrors.IsUnauthorized(listNamespacesWith(tv.tokenClient(s, token)))
 	})
+
+	// A namespace that is no longer trusted: the same.
+	tv.annotate(reconcile.IgnoreAnnotation, "")
+	s = tv.eventuallyTokenRegistered("")
+	token = tokenOf(t, s)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tv.ns}}
+	e.update(ns, func() { delete(ns.Labels, testLabel) })
+	e.eventuallyDeregistered(tv.ns, tv.name)
+	e.eventually("the token is refused once the namespace is no longer trusted", func() bool {
+		return apierrors.IsUnauthorized(listNamespacesWith(tv.tokenClient(s, token)))
+	})
+	if tv.getInside(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "argocd-manager", Namespace: "kube-system"}}) {
+		t.Error("the ServiceAccount survived its namespace's loss of trust")
+	}
 }
 
 // TestNamespaceScopedIdentity: with registrar.dev/namespaces the
