@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -299,23 +297,6 @@ func (b *bench) waitConnected(n int, timeout time.Duration) error {
 			return fmt.Errorf("%d of %d registrations Successful after %s (%d Failed)", got, n, timeout, failed)
 		}
 		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-// waitProbes waits until p has probed at least n times.
-func (b *bench) waitProbes(p *proc, n float64, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(b.ctx, timeout)
-	defer cancel()
-	for {
-		m, err := p.metrics()
-		if err == nil && m["registrar_probe_duration_seconds_count"] >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("the registrar did not probe every registration in time")
-		case <-time.After(250 * time.Millisecond):
-		}
 	}
 }
 
