@@ -5,6 +5,7 @@ package realvcluster
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -16,15 +17,27 @@ import (
 // exports a long-lived token of that ServiceAccount instead of client
 // certificates; the registrar registers it as the bearer token, and Argo
 // CD's client of the registration is that ServiceAccount inside vcluster.
+//
+// v0.20 has no exportKubeConfig.serviceAccount: there the test proves that
+// its chart refuses the setting, as the README's support table says.
 func TestServiceAccountToken(t *testing.T) {
-	w := newWorld(t)
-	vc := fixture.StartRealVClusterForTest(t, host, "beta", "vcluster-beta-"+fixture.RandomID(), fixture.Values(`
+	const values = `
 exportKubeConfig:
   serviceAccount:
     name: argocd-manager
     namespace: kube-system
     clusterRole: cluster-admin
-`))
+`
+	if _, version, _ := fixture.VClusterFromEnv(); !mustRelease(t, version).ExportsServiceAccount {
+		_, err := fixture.StartRealVCluster(context.Background(), host, "beta", "vcluster-beta-"+fixture.RandomID(), fixture.Values(values))
+		if err == nil || !strings.Contains(err.Error(), "additional properties 'serviceAccount' not allowed") {
+			t.Fatalf("vcluster %s with exportKubeConfig.serviceAccount: got %v, want its chart's schema to refuse the key", version, err)
+		}
+		t.Logf("vcluster %s refuses exportKubeConfig.serviceAccount: %v", version, err)
+		return
+	}
+	w := newWorld(t)
+	vc := fixture.StartRealVClusterForTest(t, host, "beta", "vcluster-beta-"+fixture.RandomID(), fixture.Values(values))
 	kubeconfig, err := vc.KubeconfigSecret(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +99,16 @@ controlPlane:
 	if _, err := whoAmI(argoCDClient(t, r, vc)); err != nil {
 		t.Fatalf("Argo CD's client of the registration cannot reach vcluster: %v", err)
 	}
+}
+
+// mustRelease is what the fixture knows of vcluster version.
+func mustRelease(t *testing.T, version string) fixture.VClusterRelease {
+	t.Helper()
+	r, err := fixture.ReleaseOf(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func keys(m map[string][]byte) []string {
