@@ -138,7 +138,7 @@ func TestDefaultVCluster(t *testing.T) {
 		}
 		exported, registered := watch.wait(t, 30*time.Second)
 		lag := registered.Sub(exported)
-		t.Logf("rotate-ca and restart took %s; vc-%s rewritten %s after the start, registration followed %s later",
+		t.Logf("new CA and restart took %s; vc-%s rewritten %s after the start, registration followed %s later",
 			time.Since(start).Round(100*time.Millisecond), vc.Name, exported.Sub(start).Round(10*time.Millisecond), lag.Round(10*time.Millisecond))
 		if lag > time.Second {
 			t.Errorf("the registration followed the new CA after %s, want within a second", lag)
