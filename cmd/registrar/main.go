@@ -56,8 +56,8 @@ func run() int {
 		propagateLabels   = flag.String("propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 		propagateNSLabels = flag.String("propagate-namespace-labels", "", "Comma-separated label keys copied from a vcluster's Namespace onto its Argo CD cluster Secret (a workload label of the same key wins).")
 		propagateAnns     = flag.String("propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
-		qps               = flag.Float64("kube-api-qps", 50, "Queries per second allowed to the Kubernetes API.")
-		burst             = flag.Int("kube-api-burst", 100, "Burst of queries allowed to the Kubernetes API.")
+		qps               = flag.Float64("kube-api-qps", -1, "Client-side limit of queries per second to the Kubernetes API; -1 sets none, leaving the API server's priority and fairness to pace requests (controller-runtime's default).")
+		burst             = flag.Int("kube-api-burst", 100, "Burst of the client-side limit; unused with --kube-api-qps -1.")
 		concurrency       = flag.Int("max-concurrent-reconciles", 16, "vclusters reconciled in parallel (each mostly waits on the API server).")
 		resync            = flag.Duration("resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
 		probeInterval     = flag.Duration("probe-interval", 5*time.Minute, "How often every registration is probed as Argo CD will connect (besides right after each write); 0 disables the probe.")
@@ -105,6 +105,9 @@ func run() int {
 		ProbeTimeout:     *probeTimeout,
 		ProbeConcurrency: *probeConcurrency,
 		ExpiryWarning:    *expiryWarning,
+	}
+	if *qps == 0 || *burst < 1 {
+		return usageError("--kube-api-qps must be -1 (no client-side limit) or more than 0 (0 would silently mean client-go's 5 per second), --kube-api-burst at least 1")
 	}
 	if *probeInterval < 0 || *probeTimeout <= 0 || *probeConcurrency < 1 || *expiryWarning <= 0 {
 		return usageError("--probe-interval must be 0 or more, --probe-timeout and --expiry-warning more than 0, --probe-concurrency at least 1")
