@@ -43,6 +43,9 @@ func runBaseline(args []string) int {
 	argocd := fs.String("argocd-namespace", "argocd", "")
 	metricsAddr := fs.String("metrics-bind-address", "0", "")
 	probeAddr := fs.String("health-probe-bind-address", "0", "")
+	// fixture.StartController passes it to every controller it starts;
+	// the twin serves plain HTTP metrics, as the bench scrapes them.
+	_ = fs.Bool("metrics-secure", false, "")
 	qps := fs.Float64("kube-api-qps", 50, "")
 	burst := fs.Int("kube-api-burst", 100, "")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "")
