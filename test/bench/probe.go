@@ -203,7 +203,15 @@ func (b *bench) probeCost(f *fleet) error {
 	if err != nil {
 		return err
 	}
-	if err := b.waitConnected(n, b.o.timeout); err != nil {
+	// Scenario 4 gave a few vclusters a CA of their own, which the front
+	// does not hold: their probe fails TLS, as it should.
+	foreignCA := 0
+	for _, vc := range f.vcs {
+		if vc.PKI != b.pki {
+			foreignCA++
+		}
+	}
+	if err := b.waitConnected(n-foreignCA, b.o.timeout); err != nil {
 		return err
 	}
 	round := time.Since(start)
@@ -218,8 +226,8 @@ func (b *bench) probeCost(f *fleet) error {
 	b.t.add(row{
 		scenario: "9 connection probe",
 		params:   fmt.Sprintf("N=%d registered, registrar restarted where the vclusters answer, --probe-interval=%s (tuned, to fit a round in the run)", n, tuned),
-		registrar: fmt.Sprintf("all %d Successful %s after the start (the first round spreads over one interval): %.0f probes, %s each; %.0f writes, one per registration whose state changed (from the unresolvable runs before), each with its Connected event; registrar CPU %.1f s since its start",
-			n, secs(round), m["registrar_probe_duration_seconds_count"], probeMean(m), m["registrar_writes_total{operation=probe}"], cpuRound["registrar"]),
+		registrar: fmt.Sprintf("%d Successful %s after the start (the first round spreads over one interval; %d whose CA scenario 4 rotated fail TLS against the front): %.0f probes, %s each; %.0f writes, one per registration whose state changed (from the unresolvable runs before), each with its Connected event; registrar CPU %.1f s since its start",
+			n-foreignCA, secs(round), foreignCA, m["registrar_probe_duration_seconds_count"], probeMean(m), m["registrar_writes_total{operation=probe}"], cpuRound["registrar"]),
 	})
 
 	window := func(p *proc) (probes, writes, cpu, apiCPU float64, mem memory, err error) {
@@ -276,6 +284,22 @@ func (b *bench) probeCost(f *fleet) error {
 		verdict: verdict(writes == 0),
 	})
 	return nil
+}
+
+// waitProbed waits until n registrations have a recorded probe result.
+func (b *bench) waitProbed(n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err1 := b.connected(reconcile.ConnectionSuccessful)
+		failed, err2 := b.connected(reconcile.ConnectionFailed)
+		if err1 == nil && err2 == nil && ok+failed >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d registrations have a probe result after %s", ok+failed, n, timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // waitConnected waits until n registrations record Successful.
