@@ -13,8 +13,7 @@ func (b *bench) steadyState(f *fleet) error {
 	// Let the last reconciles of the previous scenario finish (a write is
 	// counted only after the API server answered, which may be after the
 	// watch delivered it) before the window opens.
-	m0, err := b.reg.settle(b.ctx, 0, 2*time.Second, b.o.timeout)
-	if err != nil {
+	if _, err := b.reg.settle(b.ctx, 0, 2*time.Second, b.o.timeout); err != nil {
 		return err
 	}
 	// The first connection probe of each new registration records its
@@ -25,7 +24,8 @@ func (b *bench) steadyState(f *fleet) error {
 	if err := b.waitProbed(len(f.vcs), b.o.timeout); err != nil {
 		return err
 	}
-	if m0, err = b.reg.metrics(); err != nil {
+	m0, err := b.reg.metrics()
+	if err != nil {
 		return err
 	}
 	b.notes = append(b.notes, fmt.Sprintf("5 steady state: every registration's first probe result recorded %s after the cold start settled (probes here wait on a DNS failure)", secs(time.Since(probed))))
