@@ -117,7 +117,7 @@ func RunStory(t *testing.T, w World, s Story) {
 	for _, vc := range s.VClusters {
 		EventuallySyncedAndHealthy(t, w, vc)
 		EventuallyDeployed(t, w, vc, s.Manifest)
-		EventuallyConnected(t, w, vc)
+		EventuallyConnection(t, w, vc, v1alpha1.ConnectionStatusSuccessful)
 		EventuallyProbed(t, w, vc, "Successful")
 		t.Logf("%s: Application Synced and Healthy, ConfigMap inside the vcluster, connection Successful for Argo CD and the registrar", vc.Name)
 	}
@@ -127,7 +127,7 @@ func RunStory(t *testing.T, w World, s Story) {
 		if err := s.SwapCA(ctx, gone); err != nil {
 			t.Fatalf("swapping the CA of %s: %v", gone.Name, err)
 		}
-		EventuallyConnectionFailed(t, w, gone)
+		EventuallyConnection(t, w, gone, v1alpha1.ConnectionStatusFailed)
 		msg := EventuallyProbed(t, w, gone, "Failed")
 		t.Logf("%s with a swapped CA: Failed for Argo CD and the registrar (%s)", gone.Name, msg)
 	}
@@ -137,7 +137,7 @@ func RunStory(t *testing.T, w World, s Story) {
 	EventuallyDeregistered(t, w, gone)
 	t.Logf("%s deregistered after its deletion", gone.Name)
 	for _, vc := range kept {
-		if _, err := findCluster(ctx, w, vc); err != nil {
+		if _, _, err := findCluster(ctx, w, vc); err != nil {
 			t.Errorf("%s lost its registration when %s was deleted: %v", vc.Name, gone.Name, err)
 		}
 	}
@@ -151,7 +151,7 @@ func EventuallyRegistered(t *testing.T, w World, vc VCluster) *v1alpha1.Cluster 
 	t.Helper()
 	var cluster *v1alpha1.Cluster
 	eventually(t, w.Timeout, vc.Name+" registered in Argo CD", func(ctx context.Context) (bool, string, error) {
-		c, err := findCluster(ctx, w, vc)
+		c, _, err := findCluster(ctx, w, vc)
 		if err != nil {
 			return false, err.Error(), nil
 		}
@@ -172,33 +172,35 @@ func EventuallyRegistered(t *testing.T, w World, vc VCluster) *v1alpha1.Cluster 
 	return cluster
 }
 
-// findCluster returns the cluster Argo CD loads for vc's server, or an error
-// saying why there is not exactly one registered by the registrar.
-func findCluster(ctx context.Context, w World, vc VCluster) (*v1alpha1.Cluster, error) {
+// findCluster returns the cluster Argo CD loads for vc's server and the
+// Secret it comes from, or an error saying why there is not exactly one
+// registered by the registrar.
+func findCluster(ctx context.Context, w World, vc VCluster) (*v1alpha1.Cluster, *corev1.Secret, error) {
 	var found []*v1alpha1.Cluster
+	var secret *corev1.Secret
 	var list corev1.SecretList
 	if err := w.Host.List(ctx, &list, client.InNamespace(w.ArgoCDNamespace),
 		client.MatchingLabels{argoCDSecretTypeLabel: "cluster"}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range list.Items {
 		s := &list.Items[i]
 		c, err := db.SecretToCluster(s)
 		if err != nil {
-			return nil, fmt.Errorf("cluster Secret %s is not one Argo CD can parse: %w", s.Name, err)
+			return nil, nil, fmt.Errorf("cluster Secret %s is not one Argo CD can parse: %w", s.Name, err)
 		}
 		if c.Server != vc.Server() {
 			continue
 		}
 		if s.Labels[managedByLabel] != managedByRegistrar {
-			return nil, fmt.Errorf("cluster Secret %s for %s is not labelled %s=%s", s.Name, c.Server, managedByLabel, managedByRegistrar)
+			return nil, nil, fmt.Errorf("cluster Secret %s for %s is not labelled %s=%s", s.Name, c.Server, managedByLabel, managedByRegistrar)
 		}
-		found = append(found, c)
+		found, secret = append(found, c), s
 	}
 	if len(found) != 1 {
-		return nil, fmt.Errorf("%d cluster Secrets with server %s among %d", len(found), vc.Server(), len(list.Items))
+		return nil, nil, fmt.Errorf("%d cluster Secrets with server %s among %d", len(found), vc.Server(), len(list.Items))
 	}
-	return found[0], nil
+	return found[0], secret, nil
 }
 
 // EventuallyDeregistered waits until no Argo CD cluster Secret names the
@@ -220,32 +222,19 @@ func EventuallyDeregistered(t *testing.T, w World, vc VCluster) {
 	})
 }
 
-// EventuallyConnected waits until Argo CD's controller reports its
-// connection to the vcluster Successful, which it does only after it has
-// listed and watched the vcluster's resources.
-func EventuallyConnected(t *testing.T, w World, vc VCluster) {
+// EventuallyConnection waits until Argo CD's controller reports its
+// connection to the vcluster in status (v1alpha1.ConnectionStatusSuccessful,
+// which it reports only after it has listed and watched the vcluster's
+// resources, or ConnectionStatusFailed).
+func EventuallyConnection(t *testing.T, w World, vc VCluster, status string) {
 	t.Helper()
-	eventually(t, w.Timeout, "Argo CD connected to "+vc.Server(), func(ctx context.Context) (bool, string, error) {
+	eventually(t, w.Timeout, "Argo CD reports "+vc.Server()+" "+status, func(ctx context.Context) (bool, string, error) {
 		info, err := w.ClusterInfo(ctx, vc.Server())
 		if err != nil {
 			return false, err.Error(), nil
 		}
 		st := info.ConnectionState
-		return st.Status == v1alpha1.ConnectionStatusSuccessful, st.Status + " " + st.Message, nil
-	})
-}
-
-// EventuallyConnectionFailed waits until Argo CD's controller reports its
-// connection to the vcluster Failed.
-func EventuallyConnectionFailed(t *testing.T, w World, vc VCluster) {
-	t.Helper()
-	eventually(t, w.Timeout, "Argo CD reports "+vc.Server()+" Failed", func(ctx context.Context) (bool, string, error) {
-		info, err := w.ClusterInfo(ctx, vc.Server())
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		st := info.ConnectionState
-		return st.Status == v1alpha1.ConnectionStatusFailed, st.Status + " " + st.Message, nil
+		return st.Status == status, st.Status + " " + st.Message, nil
 	})
 }
 
@@ -256,7 +245,7 @@ func EventuallyProbed(t *testing.T, w World, vc VCluster, state string) string {
 	t.Helper()
 	var msg string
 	eventually(t, w.Timeout, "the registrar records "+vc.Server()+" "+state, func(ctx context.Context) (bool, string, error) {
-		s, err := registration(ctx, w, vc)
+		_, s, err := findCluster(ctx, w, vc)
 		if err != nil {
 			return false, err.Error(), nil
 		}
@@ -265,21 +254,6 @@ func EventuallyProbed(t *testing.T, w World, vc VCluster, state string) string {
 		return got == state, got + " " + msg, nil
 	})
 	return msg
-}
-
-// registration returns the registrar's cluster Secret for vc's server.
-func registration(ctx context.Context, w World, vc VCluster) (*corev1.Secret, error) {
-	var list corev1.SecretList
-	if err := w.Host.List(ctx, &list, client.InNamespace(w.ArgoCDNamespace),
-		client.MatchingLabels{argoCDSecretTypeLabel: "cluster", managedByLabel: managedByRegistrar}); err != nil {
-		return nil, err
-	}
-	for i := range list.Items {
-		if c, err := db.SecretToCluster(&list.Items[i]); err == nil && c.Server == vc.Server() {
-			return &list.Items[i], nil
-		}
-	}
-	return nil, fmt.Errorf("no registration of %s among %d cluster Secrets", vc.Server(), len(list.Items))
 }
 
 // EventuallySyncedAndHealthy waits until vc's Application is Synced and

@@ -210,13 +210,12 @@ func TestLocalStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	controllerMetrics := fixture.FreeAddr(t)
-	withHosts := []string{"-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts}
-	controllerProc := s.start("argocd-application-controller", argoEnv, "unshare", slices.Concat(withHosts, []string{
-		controller,
+	controllerArgv := fixture.WithHosts(hosts, controller,
 		"--kubeconfig", kubeconfig, "--namespace", argocdNamespace,
 		"--redis", redisAddr,
 		"--repo-server", repoAddr, "--repo-server-plaintext",
-		"--metrics-port", port(controllerMetrics)})...)
+		"--metrics-port", port(controllerMetrics))
+	controllerProc := s.start("argocd-application-controller", argoEnv, controllerArgv[0], controllerArgv[1:]...)
 
 	// The registrar, with the flags the chart renders, its listeners moved
 	// to free loopback ports (flags given later win).
@@ -226,8 +225,9 @@ func TestLocalStory(t *testing.T) {
 		}
 	}
 	t.Logf("registrar %s", strings.Join(registrarArgs, " "))
+	registrarArgv := fixture.WithHosts(hosts, append([]string{registrar}, registrarArgs...)...)
 	registrarProc := fixture.StartControllerForTest(t, fixture.Command{
-		Name: "registrar", Path: "unshare", Args: slices.Concat(withHosts, []string{registrar}, registrarArgs), Log: s.log("registrar"),
+		Name: "registrar", Path: registrarArgv[0], Args: registrarArgv[1:], Log: s.log("registrar"),
 	}, registrarKubeconfig)
 
 	s.waitReady(redisProc, 20*time.Second, func() error {
