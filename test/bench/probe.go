@@ -128,22 +128,21 @@ func (b *bench) resolving(f *fleet) ([]string, error) {
 	if err := os.WriteFile(path, []byte(hosts.String()), 0o644); err != nil {
 		return nil, err
 	}
-	return []string{"unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, path, b.o.registrar}, nil
+	return fixture.WithHosts(path, b.o.registrar), nil
 }
 
-// connected counts the fleet's registrations whose probe recorded state.
-func (b *bench) connected(state string) (int, error) {
+// probeStates counts the fleet's registrations by the state their probe
+// recorded ("" for none yet), in one list.
+func (b *bench) probeStates() (map[string]int, error) {
 	list, err := b.cl.cs.CoreV1().Secrets(mainArgoCD).List(b.ctx, metav1.ListOptions{
 		LabelSelector: reconcile.ManagedByLabel + "=" + reconcile.ManagedByValue,
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	n := map[string]int{}
 	for _, s := range list.Items {
-		if s.Annotations[reconcile.ConnectionStateAnnotation] == state {
-			n++
-		}
+		n[s.Annotations[reconcile.ConnectionStateAnnotation]]++
 	}
 	return n, nil
 }
@@ -180,10 +179,7 @@ func (b *bench) probeCost(f *fleet) error {
 	const tuned = 20 * time.Second
 	startResolving := func(interval string) (*proc, error) {
 		b.reg.stop()
-		p, err := startProc("registrar", b.cl.Dir, command, b.cl.Kubeconfig, b.o.flags.with(map[string]string{
-			"--argocd-namespace": mainArgoCD, "--argocd-namespaces": mainArgoCD,
-			"--max-concurrent-reconciles": fmt.Sprint(b.o.concurrency), "--probe-interval": interval,
-		})...)
+		p, err := b.startRegistrarAs(command, mainArgoCD, b.o.concurrency, 0, map[string]string{"--probe-interval": interval})
 		if err == nil {
 			b.reg = p
 		}
@@ -288,26 +284,25 @@ func (b *bench) probeCost(f *fleet) error {
 
 // waitProbed waits until n registrations have a recorded probe result.
 func (b *bench) waitProbed(n int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err1 := b.connected(reconcile.ConnectionSuccessful)
-		failed, err2 := b.connected(reconcile.ConnectionFailed)
-		if err1 == nil && err2 == nil && ok+failed >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d registrations have a probe result after %s", ok+failed, n, timeout)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	return b.waitProbeStates("have a probe result", n, timeout, func(st map[string]int) int {
+		return st[reconcile.ConnectionSuccessful] + st[reconcile.ConnectionFailed]
+	})
 }
 
 // waitConnected waits until n registrations record Successful.
 func (b *bench) waitConnected(n int, timeout time.Duration) error {
+	return b.waitProbeStates("are Successful", n, timeout, func(st map[string]int) int {
+		return st[reconcile.ConnectionSuccessful]
+	})
+}
+
+// waitProbeStates waits until count, over the registrations' probe states,
+// reaches n, while the registrar runs.
+func (b *bench) waitProbeStates(what string, n int, timeout time.Duration, count func(map[string]int) int) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		got, err := b.connected(reconcile.ConnectionSuccessful)
-		if err == nil && got >= n {
+		st, err := b.probeStates()
+		if err == nil && count(st) >= n {
 			return nil
 		}
 		if err := b.reg.Alive(); err != nil {
@@ -315,10 +310,10 @@ func (b *bench) waitConnected(n int, timeout time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			if err != nil {
-				return fmt.Errorf("counting Successful registrations: %w", err)
+				return fmt.Errorf("reading the registrations' probe states: %w", err)
 			}
-			failed, _ := b.connected(reconcile.ConnectionFailed)
-			return fmt.Errorf("%d of %d registrations Successful after %s (%d Failed)", got, n, timeout, failed)
+			return fmt.Errorf("%d of %d registrations %s after %s (%d Successful, %d Failed)",
+				count(st), n, what, timeout, st[reconcile.ConnectionSuccessful], st[reconcile.ConnectionFailed])
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

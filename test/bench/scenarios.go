@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -175,14 +176,21 @@ func step(format string, args ...any) {
 // Argo CD namespace argocd; concurrency and resync override the chart's
 // when positive.
 func (b *bench) startRegistrar(argocd string, concurrency int, resync time.Duration) (*proc, error) {
+	return b.startRegistrarAs([]string{b.o.registrar}, argocd, concurrency, resync, nil)
+}
+
+// startRegistrarAs is startRegistrar through command (the binary, perhaps
+// behind a wrapper, fixture.WithHosts), with further flag overrides.
+func (b *bench) startRegistrarAs(command []string, argocd string, concurrency int, resync time.Duration, more map[string]string) (*proc, error) {
 	over := map[string]string{"--argocd-namespace": argocd, "--argocd-namespaces": argocd}
+	maps.Copy(over, more)
 	if concurrency > 0 {
 		over["--max-concurrent-reconciles"] = strconv.Itoa(concurrency)
 	}
 	if resync > 0 {
 		over["--resync-period"] = resync.String()
 	}
-	return startProc("registrar", b.cl.Dir, []string{b.o.registrar}, b.cl.Kubeconfig, b.o.flags.with(over)...)
+	return startProc("registrar", b.cl.Dir, command, b.cl.Kubeconfig, b.o.flags.with(over)...)
 }
 
 func (b *bench) startBaseline() (*proc, error) {
