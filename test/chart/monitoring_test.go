@@ -160,12 +160,7 @@ func TestAlertsAndDashboardUseExportedMetrics(t *testing.T) {
 		t.Fatalf("found only %v in the alerts and dashboard: is the name pattern right?", used)
 	}
 
-	id := fixture.RandomID()
-	in := install(t, "namespaceSelector=registrar-chart-test="+id)
-	vcNS := "vc-" + id
-	createNamespace(t, vcNS, map[string]string{"registrar-chart-test": id})
-	in.startRegistrar()
-	in.eventuallyReady()
+	in, vcNS := installRunning(t)
 	in.newVCluster(vcNS, "sandbox")
 	in.eventually("vcluster "+vcNS+"/sandbox is registered", func() bool { return in.registered(vcNS, "sandbox") })
 	// The stand-in's service name does not resolve here: the probe records

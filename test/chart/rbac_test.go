@@ -45,6 +45,20 @@ type installed struct {
 	stopRegistrar func()
 }
 
+// installRunning installs the chart trusting only a fresh namespace for
+// vclusters, whose name it returns, and runs the registrar until it is
+// ready.
+func installRunning(t *testing.T) (*installed, string) {
+	t.Helper()
+	id := fixture.RandomID()
+	in := install(t, "namespaceSelector=registrar-chart-test="+id)
+	vcNS := "vc-" + id
+	createNamespace(t, vcNS, map[string]string{"registrar-chart-test": id})
+	in.startRegistrar()
+	in.eventuallyReady()
+	return in, vcNS
+}
+
 func install(t *testing.T, set ...string) *installed {
 	t.Helper()
 	return installWithArgoCDs(t, nil, set...)
@@ -219,12 +233,7 @@ func secret(ns, name string) *corev1.Secret {
 // registration when the vcluster is deleted. Writes outside the Argo CD
 // namespace are refused.
 func TestRBACSufficesClusterWide(t *testing.T) {
-	id := fixture.RandomID()
-	in := install(t, "namespaceSelector=registrar-chart-test="+id)
-	vcNS := "vc-" + id
-	createNamespace(t, vcNS, map[string]string{"registrar-chart-test": id})
-	in.startRegistrar()
-	in.eventuallyReady()
+	in, vcNS := installRunning(t)
 
 	sts := in.newVCluster(vcNS, "sandbox")
 	in.eventually("vcluster "+vcNS+"/sandbox is registered", func() bool { return in.registered(vcNS, "sandbox") })
