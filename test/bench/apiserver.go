@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -81,4 +84,23 @@ func (r requests) total(earlier requests) float64 {
 		}
 	}
 	return n
+}
+
+// cpuProfile records the API server's own CPU profile (its /debug/pprof,
+// on by default: kube-apiserver --profiling) for the next seconds into
+// path. The returned channel receives the outcome once it is written.
+func (cl *cluster) cpuProfile(ctx context.Context, seconds int, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		raw, err := cl.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(seconds)).Timeout(time.Duration(seconds+30) * time.Second).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(path, raw, 0o644)
+		}
+		if err != nil {
+			err = fmt.Errorf("the API server's CPU profile: %w", err)
+		}
+		done <- err
+	}()
+	return done
 }

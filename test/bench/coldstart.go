@@ -57,6 +57,14 @@ func (b *bench) coldStart() (*fleet, error) {
 			if err != nil {
 				return nil, err
 			}
+			var apiProfile <-chan error
+			if keep && b.o.profile != "" {
+				// The API server is the bound: its profile over the cold
+				// start, the yardstick's time a few times over.
+				path := filepath.Join(b.o.profile, fmt.Sprintf("apiserver-cold-start-%d.pprof", n))
+				apiProfile = b.cl.cpuProfile(b.ctx, max(2, int(4*b.plain[n].Seconds()+0.5)), path)
+				b.notes = append(b.notes, fmt.Sprintf("2 cold start N=%d: the API server's CPU profile in %s (go tool pprof -top %s)", n, path, path))
+			}
 			cpu0 := b.cpu(nil)
 			p, err := b.startRegistrar(ns, c, 0)
 			if err != nil {
@@ -73,8 +81,18 @@ func (b *bench) coldStart() (*fleet, error) {
 				return nil, err
 			}
 			took := lastAdded.Sub(p.Started)
-			if err := b.note(fmt.Sprintf("2 cold start N=%d, --max-concurrent-reconciles=%d", n, c), took, req0, cpu0, p); err != nil {
+			what := fmt.Sprintf("2 cold start N=%d, --max-concurrent-reconciles=%d", n, c)
+			if err := b.note(what, took, req0, cpu0, p); err != nil {
 				return nil, err
+			}
+			first := slices.MinFunc(tr.addedTimes(f.registrations()), func(a, b time.Time) int { return a.Compare(b) })
+			busy := b.cpu(p).total() - cpu0.total()
+			b.notes = append(b.notes, fmt.Sprintf("%s: first registration %s after the process started, the last %s after the first; %.1f CPU s of all processes = %.2f cores busy on average",
+				what, secs(first.Sub(p.Started)), secs(lastAdded.Sub(first)), busy, busy/took.Seconds()))
+			if apiProfile != nil {
+				if err := <-apiProfile; err != nil {
+					return nil, err
+				}
 			}
 			m, err := p.settle(b.ctx, float64(n), time.Second, b.o.timeout)
 			if err != nil {

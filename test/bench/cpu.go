@@ -97,3 +97,12 @@ func (s cpuSample) since(earlier cpuSample) string {
 	}
 	return "CPU " + strings.Join(parts, ", ")
 }
+
+// total is the CPU seconds of every process in the sample.
+func (s cpuSample) total() float64 {
+	t := 0.0
+	for _, v := range s {
+		t += v
+	}
+	return t
+}
