@@ -58,6 +58,7 @@ func run() int {
 		propagateAnns     = flag.String("propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 		qps               = flag.Float64("kube-api-qps", -1, "Client-side limit of queries per second to the Kubernetes API; -1 sets none, leaving the API server's priority and fairness to pace requests (controller-runtime's default).")
 		burst             = flag.Int("kube-api-burst", 100, "Burst of the client-side limit; unused with --kube-api-qps -1.")
+		compression       = flag.Bool("kube-api-compression", false, "Ask the Kubernetes API for gzip-compressed responses. Off by default: beside the API server, gzip costs both sides CPU and adds latency (kube-controller-manager and kube-scheduler turn it off too); turn it on over a slow link.")
 		concurrency       = flag.Int("max-concurrent-reconciles", 16, "vclusters reconciled in parallel (each mostly waits on the API server).")
 		resync            = flag.Duration("resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
 		probeInterval     = flag.Duration("probe-interval", 5*time.Minute, "How often every registration is probed as Argo CD will connect (besides right after each write); 0 disables the probe.")
@@ -155,6 +156,7 @@ func run() int {
 		return 1
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	cfg.DisableCompression = !*compression
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

@@ -1,20 +1,24 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Flags whose value would silently mean something else are refused before
 // anything connects: exit status 2 and a message naming the flag.
 func TestMisleadingFlagsAreRefused(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "registrar")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building the registrar: %v\n%s", err, out)
-	}
+	bin := buildRegistrar(t)
 	for _, tc := range []struct {
 		args []string
 		says string
@@ -34,4 +38,60 @@ func TestMisleadingFlagsAreRefused(t *testing.T) {
 			t.Errorf("registrar %v said %q, want it to say %q", tc.args, out, tc.says)
 		}
 	}
+}
+
+// The registrar asks the API server for gzip only when told to: beside the
+// API server compression costs both sides CPU. What the binary sends is
+// read at a TLS server standing in for the API server.
+func TestCompressionIsAskedForOnlyWhenTurnedOn(t *testing.T) {
+	bin := buildRegistrar(t)
+	for _, tc := range []struct {
+		args []string
+		gzip bool
+	}{
+		{nil, false},
+		{[]string{"--kube-api-compression=true"}, true},
+	} {
+		encodings := make(chan string, 100)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			encodings <- r.Header.Get("Accept-Encoding")
+			http.Error(w, "stand-in", http.StatusServiceUnavailable)
+		}))
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+		cfg := clientcmdapi.NewConfig()
+		cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: srv.URL, InsecureSkipTLSVerify: true}
+		cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "t"}
+		cfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+		cfg.CurrentContext = "x"
+		if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig, "--once", "--dry-run"}, tc.args...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-encodings:
+			if asked := strings.Contains(got, "gzip"); asked != tc.gzip {
+				t.Errorf("registrar %v sent Accept-Encoding %q; want gzip asked for: %v", tc.args, got, tc.gzip)
+			}
+		case <-ctx.Done():
+			t.Errorf("registrar %v made no request within 30 s", tc.args)
+		}
+		cancel()
+		_ = cmd.Wait()
+		srv.Close()
+	}
+}
+
+func buildRegistrar(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "registrar")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the registrar: %v\n%s", err, out)
+	}
+	return bin
 }
