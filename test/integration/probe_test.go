@@ -297,14 +297,19 @@ func TestExpiringAndExpiredCredentialsAreWarned(t *testing.T) {
 	ns := e.createNamespace("vcluster-expiry", true)
 	e.start(func(o *reconcile.Options) { o.ExpiryWarning = 48 * time.Hour })
 
-	soon := createVCluster(t, k8sClient, ns, "soon").Workload() // certificates valid for a day
-	vc, err := fixture.NewVCluster("past", ns)
-	if err != nil {
-		t.Fatal(err)
+	// A client certificate that expires within a day, and one that expired
+	// an hour ago.
+	withClient := func(name string, notAfter time.Time) fixture.Option {
+		vc, err := fixture.NewVCluster(name, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := *vc.PKI
+		p.ClientCert, p.ClientKey = issueClient(t, vc.PKI, notAfter)
+		return fixture.WithPKI(&p)
 	}
-	expired := *vc.PKI
-	expired.ClientCert, expired.ClientKey = issueExpiredClient(t, vc.PKI)
-	past := createVCluster(t, k8sClient, ns, "past", fixture.WithPKI(&expired)).Workload()
+	soon := createVCluster(t, k8sClient, ns, "soon", withClient("soon", time.Now().Add(20*time.Hour))).Workload()
+	past := createVCluster(t, k8sClient, ns, "past", withClient("past", time.Now().Add(-time.Hour))).Workload()
 
 	note := e.eventuallyEvent(soon, reconcile.ReasonCredentialsExpiring)
 	if !strings.Contains(note, "vcluster certs rotate") {
@@ -339,9 +344,9 @@ func TestExpiringAndExpiredCredentialsAreWarned(t *testing.T) {
 	}
 }
 
-// issueExpiredClient signs, with p's CA, an admin client certificate that
-// expired an hour ago.
-func issueExpiredClient(t *testing.T, p *fixture.PKI) (certPEM, keyPEM []byte) {
+// issueClient signs, with p's CA, an admin client certificate valid until
+// notAfter.
+func issueClient(t *testing.T, p *fixture.PKI, notAfter time.Time) (certPEM, keyPEM []byte) {
 	t.Helper()
 	caBlock, _ := pem.Decode(p.CACert)
 	ca, err := x509.ParseCertificate(caBlock.Bytes)
@@ -366,8 +371,8 @@ func issueExpiredClient(t *testing.T, p *fixture.PKI) (certPEM, keyPEM []byte) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}},
-		NotBefore:    time.Now().Add(-48 * time.Hour),
-		NotAfter:     time.Now().Add(-time.Hour),
+		NotBefore:    notAfter.Add(-48 * time.Hour),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
