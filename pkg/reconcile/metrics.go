@@ -20,8 +20,9 @@ type reconcilerMetrics struct {
 	registered    *registeredCollector
 }
 
-// writeOperations are the values of the write metric's operation label.
-var writeOperations = []string{"create", "apply", "ownership", "delete", "probe"}
+// WriteOperations are the values of the operation label of
+// registrar_writes_total.
+var WriteOperations = []string{"create", "apply", "ownership", "delete", "probe"}
 
 func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconcilerMetrics {
 	m := &reconcilerMetrics{
@@ -62,7 +63,7 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 	for _, c := range []struct {
 		vec    *prometheus.CounterVec
 		values []string
-	}{{m.errors, errorReasons}, {m.writes, writeOperations}, {m.probeFailures, probeReasons}} {
+	}{{m.errors, errorReasons}, {m.writes, WriteOperations}, {m.probeFailures, probeReasons}} {
 		for _, v := range c.values {
 			c.vec.WithLabelValues(v)
 		}

@@ -105,7 +105,7 @@ func (b *bench) coldStart() (*fleet, error) {
 			r := row{
 				scenario:  "2 cold start",
 				params:    fmt.Sprintf("N=%d ready vclusters, --max-concurrent-reconciles=%d", n, c),
-				registrar: fmt.Sprintf("%s (%.0f writes)", secs(took), m.writes()),
+				registrar: fmt.Sprintf("%s (%.0f writes%s)", secs(took), m.writes(), b.vsFloor(n, took)),
 				goal:      "<= 2x yardstick",
 			}
 			if yard > 0 {

@@ -166,8 +166,8 @@ func (b *bench) curvePoint(kind string, n int) error {
 	r := row{
 		scenario: "8 cost curve",
 		params:   fmt.Sprintf("fleet %s, N=%d (%d unlabelled)", kind, n, unlabelled),
-		registrar: fmt.Sprintf("cold start %s (%.0f reconciles, %.0f writes, %.1f req/registration); burst lag %s (p99 %s; creation took %s); rotation p99 %s; RSS %s after burst, %s after cold start (heap live %s)",
-			secs(cold), m.reconciles(), m.writes(), req.total(req0)/float64(n), ms(lag), ms(percentile(each, 99)), secs(lastReady.Sub(start)), ms(percentile(rot, 99)),
+		registrar: fmt.Sprintf("cold start %s (%.0f reconciles, %.0f writes, %.1f req/registration%s); burst lag %s (p99 %s; creation took %s); rotation p99 %s; RSS %s after burst, %s after cold start (heap live %s)",
+			secs(cold), m.reconciles(), m.writes(), req.total(req0)/float64(n), b.vsFloor(n, cold), ms(lag), ms(percentile(each, 99)), secs(lastReady.Sub(start)), ms(percentile(rot, 99)),
 			mib(afterBurst.RSS), mib(mem.RSS), mib(mem.HeapLive)),
 		goal: "cold <= 2x yardstick, lag < 1 s, rotation < 1 s",
 	}

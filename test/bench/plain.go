@@ -5,15 +5,28 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// plainClient is scenario 1.
+// plainClient is scenario 1: N cluster Secrets written by a plain client,
+// with one writer and with -workers, the yardstick of every ratio; and, as
+// the floor of a registrar that writes each registration and its Event,
+// the same N Secrets each followed by an Event, by -workers writers.
 func (b *bench) plainClient() error {
 	for _, n := range b.o.plainN {
-		for _, w := range []int{1, b.o.workers} {
+		for _, w := range []int{1, b.o.workers, 0} {
+			withEvent := w == 0
+			if withEvent {
+				w = b.o.workers
+			}
 			ns := fmt.Sprintf("plain-%d-%d", n, w)
-			step("scenario 1: plain client writes %d cluster Secrets with %d writer(s)", n, w)
+			what := fmt.Sprintf("N=%d cluster Secrets", n)
+			if withEvent {
+				ns += "-events"
+				what = fmt.Sprintf("N=%d cluster Secrets, each followed by its Event (the floor: a registration and its Event)", n)
+			}
+			step("scenario 1: plain client writes %s with %d writer(s)", what, w)
 			if err := b.cl.createNamespaces(b.ctx, []string{ns}, 1); err != nil {
 				return err
 			}
@@ -36,28 +49,59 @@ func (b *bench) plainClient() error {
 					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cluster-%d", i), Namespace: ns, Labels: tmpl.Labels, Annotations: tmpl.Annotations},
 					Type:       tmpl.Type, Data: tmpl.Data,
 				}
-				return b.cl.c.Create(b.ctx, s)
+				if err := b.cl.c.Create(b.ctx, s); err != nil || !withEvent {
+					return err
+				}
+				return b.cl.c.Create(b.ctx, registeredEvent(ns, s.Name))
 			})
 			took := time.Since(start)
 			if err != nil {
 				return err
 			}
-			if w == b.o.workers {
+			switch {
+			case withEvent:
+				b.floor[n] = took
+			case w == b.o.workers:
 				b.plain[n] = took
 				b.plainAPICPU[n] = 1000 * (b.cpu(nil)["kube-apiserver"] - cpu0["kube-apiserver"]) / float64(n)
 			}
-			if err := b.note(fmt.Sprintf("1 plain N=%d, %d writer(s)", n, w), took, req0, cpu0, nil); err != nil {
+			label := fmt.Sprintf("1 plain N=%d, %d writer(s)", n, w)
+			if withEvent {
+				label += ", Secret and Event"
+			}
+			if err := b.note(label, took, req0, cpu0, nil); err != nil {
 				return err
 			}
-			b.t.add(row{
+			r := row{
 				scenario:  "1 plain client",
-				params:    fmt.Sprintf("N=%d cluster Secrets (%d B data), %d writer(s)", n, size, w),
+				params:    fmt.Sprintf("%s (%d B data), %d writer(s)", what, size, w),
 				yardstick: fmt.Sprintf("%s (%.0f/s)", secs(took), float64(n)/took.Seconds()),
-			})
+			}
+			if withEvent && b.plain[n] > 0 {
+				r.ratio = ratio(took, b.plain[n])
+			}
+			b.t.add(r)
 			if err := b.cl.clearNamespace(b.ctx, ns); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// registeredEvent is an Event as the registrar records one for a new
+// registration (events.k8s.io/v1, about a vcluster's StatefulSet).
+func registeredEvent(ns, name string) *eventsv1.Event {
+	now := metav1.NowMicro()
+	return &eventsv1.Event{
+		ObjectMeta:          metav1.ObjectMeta{GenerateName: name + ".", Namespace: ns},
+		EventTime:           now,
+		ReportingController: "registrar",
+		ReportingInstance:   "registrar-bench",
+		Action:              "Register",
+		Reason:              "Registered",
+		Type:                corev1.EventTypeNormal,
+		Regarding:           corev1.ObjectReference{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: name},
+		Note:                fmt.Sprintf("Registered in Argo CD as cluster %q at https://%s.%s:443 (Secret argocd/%s)", ns+"-"+name, name, ns, name),
+	}
 }

@@ -133,8 +133,8 @@ func (b *bench) resolving(f *fleet) ([]string, error) {
 
 // probeStates counts the fleet's registrations by the state their probe
 // recorded ("" for none yet), in one list.
-func (b *bench) probeStates() (map[string]int, error) {
-	list, err := b.cl.cs.CoreV1().Secrets(mainArgoCD).List(b.ctx, metav1.ListOptions{
+func (b *bench) probeStates(argocd string) (map[string]int, error) {
+	list, err := b.cl.cs.CoreV1().Secrets(argocd).List(b.ctx, metav1.ListOptions{
 		LabelSelector: reconcile.ManagedByLabel + "=" + reconcile.ManagedByValue,
 	})
 	if err != nil {
@@ -284,28 +284,34 @@ func (b *bench) probeCost(f *fleet) error {
 
 // waitProbed waits until n registrations have a recorded probe result.
 func (b *bench) waitProbed(n int, timeout time.Duration) error {
-	return b.waitProbeStates("have a probe result", n, timeout, func(st map[string]int) int {
+	return b.waitProbedBy(b.reg, mainArgoCD, n, timeout)
+}
+
+// waitProbedBy waits until n registrations in namespace argocd, written by
+// the registrar p, have a recorded probe result.
+func (b *bench) waitProbedBy(p *proc, argocd string, n int, timeout time.Duration) error {
+	return b.waitProbeStates(p, argocd, "have a probe result", n, timeout, func(st map[string]int) int {
 		return st[reconcile.ConnectionSuccessful] + st[reconcile.ConnectionFailed]
 	})
 }
 
 // waitConnected waits until n registrations record Successful.
 func (b *bench) waitConnected(n int, timeout time.Duration) error {
-	return b.waitProbeStates("are Successful", n, timeout, func(st map[string]int) int {
+	return b.waitProbeStates(b.reg, mainArgoCD, "are Successful", n, timeout, func(st map[string]int) int {
 		return st[reconcile.ConnectionSuccessful]
 	})
 }
 
 // waitProbeStates waits until count, over the registrations' probe states,
-// reaches n, while the registrar runs.
-func (b *bench) waitProbeStates(what string, n int, timeout time.Duration, count func(map[string]int) int) error {
+// in namespace argocd reaches n, while the registrar p runs.
+func (b *bench) waitProbeStates(p *proc, argocd, what string, n int, timeout time.Duration, count func(map[string]int) int) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		st, err := b.probeStates()
+		st, err := b.probeStates(argocd)
 		if err == nil && count(st) >= n {
 			return nil
 		}
-		if err := b.reg.Alive(); err != nil {
+		if err := p.Alive(); err != nil {
 			return err
 		}
 		if time.Now().After(deadline) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -54,6 +55,21 @@ func (p *proc) metrics() (metrics, error) {
 // writes is the registrar's own count of its writes to Argo CD cluster
 // Secrets (applies and deletes).
 func (m metrics) writes() float64 { return m["registrar_writes_total"] }
+
+// writesBy lists the writes by the registrar's operation label, those
+// that happened only.
+func (m metrics) writesBy() string {
+	var parts []string
+	for _, op := range reconcile.WriteOperations {
+		if v := m["registrar_writes_total{operation="+op+"}"]; v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f", op, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
 
 // reconciles counts finished reconciles of the vcluster controller.
 func (m metrics) reconciles() float64 {

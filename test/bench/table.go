@@ -79,6 +79,15 @@ func ratio(a, b time.Duration) string {
 	return fmt.Sprintf("%.1fx", a.Seconds()/b.Seconds())
 }
 
+// vsFloor is took against the plain client's floor for n (a Secret and
+// its Event per registration), or "" when scenario 1 did not run.
+func (b *bench) vsFloor(n int, took time.Duration) string {
+	if b.floor[n] <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s the Secret+Event floor", ratio(took, b.floor[n]))
+}
+
 // percentile of ds (sorted in place), nearest rank.
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
