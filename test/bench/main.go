@@ -109,6 +109,7 @@ type options struct {
 	fleets           []string
 	curveN           []int
 	settle           time.Duration
+	probeTuned       time.Duration
 	timeout          time.Duration
 	baseline         bool
 	scenarios        map[int]bool
@@ -155,6 +156,7 @@ func main() {
 	fleets := flag.String("fleets", "labelled,unlabelled,mixed", "Scenario 8: fleets (labelled, unlabelled, mixed: half unlabelled).")
 	curveN := flag.String("curve-n", "100,1000,5000", "Scenario 8: vcluster counts of the cost curve.")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "Scenario 6: wait after adding unrelated Secrets before sampling memory.")
+	flag.DurationVar(&o.probeTuned, "probe-tuned", 20*time.Second, "Scenario 9: the short --probe-interval (tuned, not a default) at which a round of probes fits in the run.")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Longest wait for any step that must complete.")
 	flag.BoolVar(&o.baseline, "baseline", true, "Run the naive baseline in scenario 6.")
 	scenarios := flag.String("scenarios", "1,8,2,3,4,5,9,6,7", "Scenarios to run (8 is the cost curve, run after 1); 4, 5, 7 and 9 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
@@ -196,6 +198,7 @@ func main() {
 		o.plainN, o.coldN, o.burstN = []int{20, 50}, []int{20, 50}, 50
 		o.rotations, o.steady, o.resyncProbe = 2, 5*time.Second, 5*time.Second
 		o.unrelated, o.unlabelled, o.unlabelledWait, o.settle = []int{500, 1000}, 25, 5*time.Second, 2*time.Second
+		o.probeTuned = 5 * time.Second
 		o.curveN, o.extraConcurrency = []int{20}, nil
 	}
 	if o.flags, err = renderChartFlags(o.helm, o.chart, o.set); err != nil {

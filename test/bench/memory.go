@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -208,18 +209,32 @@ func (b *bench) memorySubjects(f *fleet) ([]memorySubject, error) {
 // pages move RSS by a few MiB within seconds.
 const memorySamples = 8
 
-func (b *bench) sampleMemory(subjects []memorySubject) (at []memory, base memory, err error) {
+// sampleMemory samples every subject, and the baseline, at the same time.
+func (b *bench) sampleMemory(subjects []memorySubject) ([]memory, memory, error) {
+	procs := make([]*proc, 0, len(subjects)+1)
 	for _, s := range subjects {
-		m, err := s.p.memory(memorySamples)
-		if err != nil {
-			return nil, memory{}, fmt.Errorf("registrar on the %s fleet: %w", s.fleet, err)
-		}
-		at = append(at, m)
+		procs = append(procs, s.p)
 	}
 	if b.base != nil {
-		base, err = b.base.memory(memorySamples)
+		procs = append(procs, b.base)
 	}
-	return at, base, err
+	got := make([]memory, len(procs))
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Go(func() { got[i], errs[i] = p.memory(memorySamples) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, memory{}, fmt.Errorf("memory of %s: %w", procs[i].Name, err)
+		}
+	}
+	var base memory
+	if b.base != nil {
+		base = got[len(subjects)]
+	}
+	return got[:len(subjects)], base, nil
 }
 
 func memString(m memory) string {

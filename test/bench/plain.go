@@ -94,7 +94,7 @@ func (b *bench) plainClient() error {
 func registeredEvent(ns, name string) *eventsv1.Event {
 	now := metav1.NowMicro()
 	return &eventsv1.Event{
-		ObjectMeta:          metav1.ObjectMeta{GenerateName: name + ".", Namespace: ns},
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", name, now.UnixNano()), Namespace: ns},
 		EventTime:           now,
 		ReportingController: "registrar",
 		ReportingInstance:   "registrar-bench",

@@ -176,7 +176,7 @@ func (b *bench) probeCost(f *fleet) error {
 	// within the first interval, at a uniformly random time, so that a
 	// fleet is not probed in one burst: at a tuned short interval that
 	// first round, and the rounds after it, fit in the window.
-	const tuned = 20 * time.Second
+	tuned := b.o.probeTuned
 	startResolving := func(interval string) (*proc, error) {
 		b.reg.stop()
 		p, err := b.startRegistrarAs(command, mainArgoCD, b.o.concurrency, 0, map[string]string{"--probe-interval": interval})

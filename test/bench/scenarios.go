@@ -82,7 +82,11 @@ func run(o options, out io.Writer) int {
 	b.reg.stop()
 	b.base.stop()
 	b.front.stop()
+	b.tr.stop()
+	b.trBase.stop()
+	stopping := time.Now()
 	cl.stop()
+	step("API server and etcd stopped in %s", secs(time.Since(stopping)))
 
 	b.t.print(out)
 	if len(b.notes) > 0 {

@@ -57,7 +57,11 @@ func startTracker(ctx context.Context, cs kubernetes.Interface, namespace string
 	return t, nil
 }
 
-func (t *tracker) stop() { t.cancel() }
+func (t *tracker) stop() {
+	if t != nil {
+		t.cancel()
+	}
+}
 
 func (t *tracker) record(o any, deleted bool) {
 	now := time.Now()
