@@ -168,10 +168,17 @@ func (w *secretWatches) follow(ctx context.Context, ns string) {
 	res := w.client.Resource(secretsResource).Namespace(ns)
 	backoff := time.Second
 	for ctx.Err() == nil {
-		rv, err := w.list(ctx, res, ns)
+		began := time.Now()
+		rv, n, err := w.list(ctx, res, ns)
+		if err == nil {
+			logger.Info("listed Secret metadata to follow unlabelled kubeconfig Secrets", "secrets", n, "took", time.Since(began).Round(time.Millisecond))
+		}
 		for err == nil && ctx.Err() == nil {
 			backoff = time.Second
 			rv, err = w.watch(ctx, res, rv)
+		}
+		if err != nil && ctx.Err() == nil {
+			logger.Info("the watch of Secret metadata ended; listing again", "reason", err.Error())
 		}
 		if ctx.Err() != nil {
 			return
@@ -190,15 +197,18 @@ func (w *secretWatches) follow(ctx context.Context, ns string) {
 
 // list reads the Secret metadata of res page by page, telling the
 // vclusters of every followed Secret whose version differs from the one
-// last seen, or that is gone. It returns the list's resource version.
-func (w *secretWatches) list(ctx context.Context, res metadata.ResourceInterface, ns string) (string, error) {
+// last seen, or that is gone. It returns the list's resource version and
+// how many Secrets it held.
+func (w *secretWatches) list(ctx context.Context, res metadata.ResourceInterface, ns string) (string, int, error) {
 	seen := map[types.NamespacedName]bool{}
 	opts := metav1.ListOptions{Limit: w.pageSize}
+	n := 0
 	for {
 		page, err := res.List(ctx, opts)
 		if err != nil {
-			return "", fmt.Errorf("listing Secret metadata: %w", err)
+			return "", n, fmt.Errorf("listing Secret metadata: %w", err)
 		}
+		n += len(page.Items)
 		for i := range page.Items {
 			m := &page.Items[i]
 			key := types.NamespacedName{Namespace: m.Namespace, Name: m.Name}
@@ -207,7 +217,7 @@ func (w *secretWatches) list(ctx context.Context, res metadata.ResourceInterface
 		}
 		if page.Continue == "" {
 			w.gone(ctx, seen, ns)
-			return page.ResourceVersion, nil
+			return page.ResourceVersion, n, nil
 		}
 		opts.Continue = page.Continue
 	}

@@ -114,6 +114,7 @@ type options struct {
 	baseline         bool
 	scenarios        map[int]bool
 	profile          string
+	logs             string
 }
 
 // want says whether any of the scenarios ns was asked for.
@@ -161,6 +162,7 @@ func main() {
 	flag.BoolVar(&o.baseline, "baseline", true, "Run the naive baseline in scenario 6.")
 	scenarios := flag.String("scenarios", "1,8,2,3,4,5,9,6,7", "Scenarios to run (8 is the cost curve, run after 1); 4, 5, 7 and 9 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")
 	flag.StringVar(&o.profile, "profile", "", "Directory for a CPU profile of a cold start of the registrar's reconciler (an in-process twin of the binary, which exposes no pprof); empty for none.")
+	flag.StringVar(&o.logs, "logs", "", "Directory to keep the logs of the registrars and the baseline in (default: removed with the API server's directory at the end).")
 	flag.Parse()
 
 	var err error

@@ -20,10 +20,12 @@ import (
 // latencies come from the API server's own event stream rather than from
 // polling.
 type tracker struct {
-	mu        sync.Mutex
-	objs      map[string]*corev1.Secret
-	addedAt   map[string]time.Time
-	changedAt map[string]time.Time
+	mu      sync.Mutex
+	objs    map[string]*corev1.Secret
+	addedAt map[string]time.Time
+	// versions are the versions of each registration the watch delivered,
+	// in order, each with the time it arrived.
+	versions  map[string][]version
 	deletedAt map[string]time.Time
 	updates   int
 	notify    chan struct{}
@@ -33,7 +35,7 @@ type tracker struct {
 func startTracker(ctx context.Context, cs kubernetes.Interface, namespace string) (*tracker, error) {
 	t := &tracker{
 		objs: map[string]*corev1.Secret{}, addedAt: map[string]time.Time{},
-		changedAt: map[string]time.Time{}, deletedAt: map[string]time.Time{},
+		versions: map[string][]version{}, deletedAt: map[string]time.Time{},
 		notify: make(chan struct{}, 1),
 	}
 	selector := labels.SelectorFromSet(labels.Set{reconcile.ManagedByLabel: reconcile.ManagedByValue}).String()
@@ -80,14 +82,14 @@ func (t *tracker) record(o any, deleted bool) {
 	case t.objs[s.Name] == nil:
 		t.objs[s.Name] = s
 		t.addedAt[s.Name] = now
-		t.changedAt[s.Name] = now
+		t.versions[s.Name] = []version{{s, now}}
 		delete(t.deletedAt, s.Name)
 	default:
 		if t.objs[s.Name].ResourceVersion != s.ResourceVersion {
 			t.updates++
+			t.versions[s.Name] = append(t.versions[s.Name], version{s, now})
 		}
 		t.objs[s.Name] = s
-		t.changedAt[s.Name] = now
 	}
 	t.mu.Unlock()
 	select {
@@ -157,17 +159,29 @@ func (t *tracker) waitEach(ctx context.Context, names []string, timeout time.Dur
 	return last, nil
 }
 
+// version is one version of a registration and when the watch delivered
+// it.
+type version struct {
+	s  *corev1.Secret
+	at time.Time
+}
+
 // waitData waits until registration name satisfies has and returns when
-// that change arrived; ok is false at the timeout.
+// the first version that does arrived (a later change, a probe result
+// say, does not count); ok is false at the timeout.
 func (t *tracker) waitData(ctx context.Context, name string, timeout time.Duration, has func(*corev1.Secret) bool) (time.Time, bool) {
 	var at time.Time
 	ok := t.wait(ctx, timeout, func() bool {
-		s := t.objs[name]
-		if s == nil || !has(s) {
+		if t.objs[name] == nil {
 			return false
 		}
-		at = t.changedAt[name]
-		return true
+		for _, v := range t.versions[name] {
+			if has(v.s) {
+				at = v.at
+				return true
+			}
+		}
+		return false
 	})
 	return at, ok
 }
