@@ -6,8 +6,8 @@
 //
 // Run it with
 //
-//	make bench                        # full sizes (6 to 8 minutes on 2 cores)
-//	make bench BENCH_FLAGS=-quick     # small sizes, a smoke run of a minute or two
+//	make bench                        # full sizes (about 30 minutes on 2 cores)
+//	make bench BENCH_FLAGS=-quick     # small sizes, a smoke run under two minutes
 //	bin/bench -registrar bin/registrar -assets bin/k8s -h   # every flag
 //	make bench BENCH_FLAGS='-scenarios 6 -unrelated 50000'  # rerun one scenario
 //
@@ -25,8 +25,9 @@
 // Scenarios:
 //
 //  1. plain client: N Argo CD-sized cluster Secrets (built by
-//     reconcile.Build) created with 1 and with -workers concurrent writers;
-//     the yardstick of every ratio.
+//     reconcile.Build) created with 1 and with -workers concurrent writers,
+//     the yardstick of every ratio; and with -workers writers each Secret
+//     followed by its Event, the floor of a registration and its event.
 //  2. cold start: N ready vclusters exist; time from the registrar's process
 //     start until the last registration's watch event. Also at each
 //     -extra-concurrency, and for the baseline (measured in scenario 6).
@@ -41,9 +42,11 @@
 //  6. memory: RSS (/proc/<pid>/status VmRSS) and Go heap (its metrics:
 //     go_memstats_heap_inuse_bytes, go_gc_heap_live_bytes) with N registered,
 //     then with -unrelated Secrets of -unrelated-size bytes in other
-//     namespaces; the rotation latency of vclusters whose kubeconfig Secret
+//     namespaces, once every registration has its first probe result, for
+//     the whole fleet and for two more registrars (--namespace-selector) on
+//     its labelled and its unlabelled half; the rotation latency of vclusters whose kubeconfig Secret
 //     has no labels (bounded by -unlabelled-wait); and a restart at the
-//     largest count (writes and memory afresh).
+//     largest count (writes by operation, and memory afresh).
 //  7. deletion: N vclusters deleted; time until every registration is gone.
 //  9. connection probe (after 5, on its fleet; needs root): the registrar
 //     restarted in a private mount namespace whose /etc/hosts maps every
