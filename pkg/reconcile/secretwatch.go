@@ -177,13 +177,12 @@ func (w *secretWatches) follow(ctx context.Context, ns string) {
 			backoff = time.Second
 			rv, err = w.watch(ctx, res, rv)
 		}
-		if err != nil && ctx.Err() == nil {
-			logger.Info("the watch of Secret metadata ended; listing again", "reason", err.Error())
-		}
 		if ctx.Err() != nil {
 			return
 		}
-		if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			logger.Info("the watch of Secret metadata can no longer resume; listing again", "reason", err.Error())
+		} else {
 			logger.Error(err, "watching Secret metadata for unlabelled kubeconfig Secrets; retrying", "after", backoff)
 			select {
 			case <-ctx.Done():
