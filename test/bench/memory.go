@@ -165,17 +165,22 @@ func (b *bench) memorySubjects(f *fleet) ([]memorySubject, error) {
 	if kind != "mixed" {
 		return subjects, nil
 	}
-	parts := map[string][]string{}
-	for i, vc := range f.vcs {
-		k := "labelled"
+	kindOf := func(i int) string {
 		if f.unlabelled[i] {
-			k = "unlabelled"
+			return "unlabelled"
 		}
-		parts[k] = append(parts[k], f.registrations()[i])
-		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, fleetLabel, k))
-		if _, err := b.cl.cs.CoreV1().Namespaces().Patch(b.ctx, vc.Namespace, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-			return subjects, err
-		}
+		return "labelled"
+	}
+	parts := map[string][]string{}
+	for i, name := range f.registrations() {
+		parts[kindOf(i)] = append(parts[kindOf(i)], name)
+	}
+	if err := parallel(len(f.vcs), b.o.workers, func(i int) error {
+		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, fleetLabel, kindOf(i)))
+		_, err := b.cl.cs.CoreV1().Namespaces().Patch(b.ctx, f.vcs[i].Namespace, types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}); err != nil {
+		return subjects, err
 	}
 	for _, k := range []string{"labelled", "unlabelled"} {
 		step("scenario 6: starting a registrar on the %d vclusters with %s kubeconfig Secrets", len(parts[k]), k)

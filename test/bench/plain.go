@@ -15,11 +15,11 @@ import (
 // the same N Secrets each followed by an Event, by -workers writers.
 func (b *bench) plainClient() error {
 	for _, n := range b.o.plainN {
-		for _, w := range []int{1, b.o.workers, 0} {
-			withEvent := w == 0
-			if withEvent {
-				w = b.o.workers
-			}
+		for _, run := range []struct {
+			w         int
+			withEvent bool
+		}{{1, false}, {b.o.workers, false}, {b.o.workers, true}} {
+			w, withEvent := run.w, run.withEvent
 			ns := fmt.Sprintf("plain-%d-%d", n, w)
 			what := fmt.Sprintf("N=%d cluster Secrets", n)
 			if withEvent {
