@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,12 +14,20 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fixture.RemoveBuilds()
+	os.Exit(code)
+}
 
 // Flags whose value would silently mean something else are refused before
 // anything connects: exit status 2 and a message naming the flag.
 func TestMisleadingFlagsAreRefused(t *testing.T) {
-	bin := buildRegistrar(t)
+	bin := fixture.RegistrarBinary(t)
 	for _, tc := range []struct {
 		args []string
 		says string
@@ -44,7 +53,7 @@ func TestMisleadingFlagsAreRefused(t *testing.T) {
 // API server compression costs both sides CPU. What the binary sends is
 // read at a TLS server standing in for the API server.
 func TestCompressionIsAskedForOnlyWhenTurnedOn(t *testing.T) {
-	bin := buildRegistrar(t)
+	bin := fixture.RegistrarBinary(t)
 	for _, tc := range []struct {
 		args []string
 		gzip bool
@@ -88,13 +97,4 @@ func TestCompressionIsAskedForOnlyWhenTurnedOn(t *testing.T) {
 		_ = cmd.Wait()
 		srv.Close()
 	}
-}
-
-func buildRegistrar(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "registrar")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building the registrar: %v\n%s", err, out)
-	}
-	return bin
 }
