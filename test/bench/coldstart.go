@@ -126,6 +126,9 @@ func (b *bench) coldStart() (*fleet, error) {
 			if err := f.delete(b.ctx, b.cl.c, b.o.workers); err != nil {
 				return nil, err
 			}
+			if err := f.removeNamespaces(b.ctx, b.cl.cs, b.o.workers); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return kept, nil

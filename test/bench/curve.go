@@ -184,5 +184,8 @@ func (b *bench) curvePoint(kind string, n int) error {
 	if err := f.delete(b.ctx, b.cl.c, b.o.workers); err != nil {
 		return err
 	}
+	if err := f.removeNamespaces(b.ctx, b.cl.cs, b.o.workers); err != nil {
+		return err
+	}
 	return b.cl.clearNamespace(b.ctx, curveArgoCD)
 }
