@@ -40,13 +40,15 @@
 //     nothing changes for -steady, on a restart, and over one forced resync
 //     (a restart with --resync-period=-resync-probe).
 //  6. memory: RSS (/proc/<pid>/status VmRSS) and Go heap (its metrics:
-//     go_memstats_heap_inuse_bytes, go_gc_heap_live_bytes) with N registered,
-//     then with -unrelated Secrets of -unrelated-size bytes in other
-//     namespaces, once every registration has its first probe result, for
-//     the whole fleet and for two more registrars (--namespace-selector) on
-//     its labelled and its unlabelled half; the rotation latency of vclusters whose kubeconfig Secret
-//     has no labels (bounded by -unlabelled-wait); and a restart at the
-//     largest count (writes by operation, and memory afresh).
+//     go_memstats_heap_inuse_bytes, go_gc_heap_live_bytes; to explain RSS,
+//     the free heap not yet returned, heap_idle - heap_released, and the
+//     collector's goal, go_gc_heap_goal_bytes) with N registered, then with
+//     -unrelated Secrets of -unrelated-size bytes in other namespaces, once
+//     every registration has its first probe result, for the whole fleet
+//     and for two more registrars (--namespace-selector) on its labelled
+//     and its unlabelled half; the rotation latency of vclusters whose
+//     kubeconfig Secret has no labels (bounded by -unlabelled-wait); and a
+//     restart at the largest count (writes by operation, and memory afresh).
 //  7. deletion: N vclusters deleted; time until every registration is gone.
 //  9. connection probe (after 5, on its fleet; needs root): the registrar
 //     restarted in a private mount namespace whose /etc/hosts maps every
@@ -213,6 +215,12 @@ func main() {
 	if o.concurrency == 0 {
 		if o.concurrency, err = strconv.Atoi(o.flags.value("--max-concurrent-reconciles")); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: the chart renders no --max-concurrent-reconciles; pass -concurrency")
+			os.Exit(2)
+		}
+	}
+	if o.logs != "" {
+		if err := os.MkdirAll(o.logs, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -logs:", err)
 			os.Exit(2)
 		}
 	}

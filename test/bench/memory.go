@@ -246,16 +246,16 @@ func memString(m memory) string {
 	if m.RSS == 0 {
 		return ""
 	}
-	return fmt.Sprintf("RSS %s, heap in use %s, live %s", mib(m.RSS), mib(m.HeapInuse), mib(m.HeapLive))
+	return fmt.Sprintf("RSS %s, heap in use %s, live %s (free held %s, goal %s)", mib(m.RSS), mib(m.HeapInuse), mib(m.HeapLive), mib(m.HeapFree), mib(m.HeapGoal))
 }
 
 func growthString(from, to memory) string {
 	if to.RSS == 0 {
 		return ""
 	}
-	return fmt.Sprintf("RSS %s, heap in use %s, live %s (now %s, %s, %s)",
+	return fmt.Sprintf("RSS %s, heap in use %s, live %s (now %s, %s, %s; free held %s, goal %s)",
 		signedMiB(to.RSS-from.RSS), signedMiB(to.HeapInuse-from.HeapInuse), signedMiB(to.HeapLive-from.HeapLive),
-		mib(to.RSS), mib(to.HeapInuse), mib(to.HeapLive))
+		mib(to.RSS), mib(to.HeapInuse), mib(to.HeapLive), mib(to.HeapFree), mib(to.HeapGoal))
 }
 
 // unlabelledRotation rotates the client certificate of every vcluster whose

@@ -111,6 +111,11 @@ func (m metrics) latencies() string {
 // its Go heap from its own metrics.
 type memory struct {
 	RSS, HeapInuse, HeapLive float64
+	// HeapFree is heap memory the runtime holds but has not returned to
+	// the kernel; HeapGoal is the heap size that starts the next
+	// collection. Both are of the last sample: they explain RSS, they are
+	// not a figure of their own.
+	HeapFree, HeapGoal float64
 }
 
 // memory samples RSS and heap a few times and keeps the smallest of each,
@@ -130,7 +135,10 @@ func (p *proc) memory(samples int) (memory, error) {
 		if err != nil {
 			return memory{}, err
 		}
-		cur := memory{RSS: rss, HeapInuse: m["go_memstats_heap_inuse_bytes"], HeapLive: m["go_gc_heap_live_bytes"]}
+		cur := memory{
+			RSS: rss, HeapInuse: m["go_memstats_heap_inuse_bytes"], HeapLive: m["go_gc_heap_live_bytes"],
+			HeapFree: m["go_memstats_heap_idle_bytes"] - m["go_memstats_heap_released_bytes"], HeapGoal: m["go_gc_heap_goal_bytes"],
+		}
 		if i == 0 {
 			best = cur
 			continue
@@ -138,6 +146,7 @@ func (p *proc) memory(samples int) (memory, error) {
 		best.RSS = min(best.RSS, cur.RSS)
 		best.HeapInuse = min(best.HeapInuse, cur.HeapInuse)
 		best.HeapLive = min(best.HeapLive, cur.HeapLive)
+		best.HeapFree, best.HeapGoal = cur.HeapFree, cur.HeapGoal
 	}
 	return best, nil
 }
