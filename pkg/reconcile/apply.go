@@ -116,15 +116,18 @@ func (r *Reconciler) create(ctx context.Context, desired *corev1.Secret) (create
 		return false, nil
 	}
 	s := desired.DeepCopy()
+	done := r.ownWrites.begin(ctx, client.ObjectKeyFromObject(s))
 	err = r.Client.Create(ctx, s, client.FieldOwner(FieldOwner))
 	if apierrors.IsAlreadyExists(err) {
+		done()
 		return false, nil
 	}
 	if err != nil {
+		done()
 		return false, fmt.Errorf("creating Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
 	}
 	r.metrics().writes.WithLabelValues("create").Inc()
-	r.ownWrites.record(s)
+	done(s.ResourceVersion)
 	return true, nil
 }
 
@@ -136,8 +139,11 @@ func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secre
 	if r.Options.DryRun {
 		return nil
 	}
+	key := client.ObjectKeyFromObject(desired)
+	done := r.ownWrites.begin(ctx, key)
 	rv, err := r.upgradeOwnership(ctx, existing)
 	if err != nil {
+		done()
 		return err
 	}
 	ac := corev1ac.Secret(desired.Name, desired.Namespace).
@@ -147,11 +153,15 @@ func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secre
 		WithAnnotations(desired.Annotations).
 		WithData(desired.Data)
 	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		// The ownership upgrade may have written; its echo is replayed.
+		done()
 		return fmt.Errorf("applying Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
 	}
 	r.metrics().writes.WithLabelValues("apply").Inc()
 	if ac.ResourceVersion != nil {
-		r.ownWrites.recordVersion(client.ObjectKeyFromObject(desired), *ac.ResourceVersion)
+		done(rv, *ac.ResourceVersion)
+	} else {
+		done()
 	}
 	return nil
 }

@@ -1,9 +1,10 @@
 package reconcile
 
 import (
+	"context"
+	"slices"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -15,22 +16,53 @@ import (
 // each registration. The watch event of that write tells the reconciler
 // nothing it does not know, so it starts no second reconcile; any other
 // version (a hand edit, a deletion) does.
+//
+// The echo of a write can arrive before the write returns with its
+// version (the API server sends watch events and the response apart): an
+// event of a registration being written is held until the write returns,
+// then dropped if it is the write's own version and replayed otherwise.
 type ownWrites struct {
 	mu sync.Mutex
 	rv map[types.NamespacedName]string
+	// inFlight holds, per registration being written, the last object
+	// the watch delivered meanwhile (nil when none).
+	inFlight map[types.NamespacedName]client.Object
+	// replay carries held events that were not the write's own, to the
+	// controller; nil outside a manager.
+	replay chan event.GenericEvent
 }
 
-func (w *ownWrites) record(s *corev1.Secret) {
-	w.recordVersion(client.ObjectKeyFromObject(s), s.ResourceVersion)
-}
-
-func (w *ownWrites) recordVersion(key types.NamespacedName, rv string) {
+// begin marks registration key as being written. Call the returned
+// function once the writes are over, with the versions they produced (none
+// when they failed): it records the last as the registrar's and replays a
+// held event of any other version.
+func (w *ownWrites) begin(ctx context.Context, key types.NamespacedName) func(rvs ...string) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.rv == nil {
-		w.rv = map[types.NamespacedName]string{}
+	if w.inFlight == nil {
+		w.inFlight = map[types.NamespacedName]client.Object{}
 	}
-	w.rv[key] = rv
+	w.inFlight[key] = nil
+	w.mu.Unlock()
+	return func(rvs ...string) {
+		w.mu.Lock()
+		held := w.inFlight[key]
+		delete(w.inFlight, key)
+		if len(rvs) > 0 {
+			if w.rv == nil {
+				w.rv = map[types.NamespacedName]string{}
+			}
+			w.rv[key] = rvs[len(rvs)-1]
+		}
+		replay := w.replay
+		w.mu.Unlock()
+		if held == nil || slices.Contains(rvs, held.GetResourceVersion()) || replay == nil {
+			return
+		}
+		select {
+		case replay <- event.GenericEvent{Object: held}:
+		case <-ctx.Done():
+		}
+	}
 }
 
 func (w *ownWrites) forget(key types.NamespacedName) {
@@ -39,11 +71,17 @@ func (w *ownWrites) forget(key types.NamespacedName) {
 	delete(w.rv, key)
 }
 
-// echo says whether o is exactly what the registrar last wrote.
+// echo says whether o is exactly what the registrar last wrote, or is held
+// because a write of it is under way.
 func (w *ownWrites) echo(o client.Object) bool {
+	key := client.ObjectKeyFromObject(o)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	rv, ok := w.rv[client.ObjectKeyFromObject(o)]
+	if _, writing := w.inFlight[key]; writing {
+		w.inFlight[key] = o
+		return true
+	}
+	rv, ok := w.rv[key]
 	return ok && rv == o.GetResourceVersion()
 }
 
@@ -63,7 +101,7 @@ func (p notOwnWrite) Update(e event.UpdateEvent) bool {
 }
 
 func (p notOwnWrite) news(o client.Object) bool {
-	return !p.writes.echo(o) || p.refusals.blocks(client.ObjectKeyFromObject(o))
+	return p.refusals.blocks(client.ObjectKeyFromObject(o)) || !p.writes.echo(o)
 }
 
 // refusals remember which vclusters another Secret keeps from being

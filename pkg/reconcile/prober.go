@@ -236,9 +236,14 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, res probeResult) 
 	s.Annotations[ConnectionMessageAnnotation] = res.Message
 	// A merge patch, not an apply: it never creates a Secret deleted
 	// meanwhile, and the resource version makes it fail on a newer one.
+	// Its echo reconciles nothing: the reconcile leaves these annotations
+	// to the prober.
+	done := p.r.ownWrites.begin(ctx, client.ObjectKeyFromObject(s))
 	if err := p.r.Client.Patch(ctx, s, patch, client.FieldOwner(ProbeFieldOwner)); err != nil {
+		done()
 		return fmt.Errorf("recording the connection state on %s/%s: %w", s.Namespace, s.Name, err)
 	}
+	done(s.ResourceVersion)
 	p.r.metrics().writes.WithLabelValues("probe").Inc()
 
 	logger := log.FromContext(ctx)

@@ -98,6 +98,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		return err
 	}
 	r.watches = newSecretWatches(meta, r.Options.WatchNamespaces)
+	r.ownWrites.replay = make(chan event.GenericEvent, 64)
 	if err := mgr.Add(r.watches); err != nil {
 		return err
 	}
@@ -120,6 +121,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests),
 			builder.WithPredicates(notOwnWrite{writes: &r.ownWrites, refusals: &r.refusals})).
 		WatchesRawSource(source.Channel(r.watches.events, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.ownWrites.replay, handler.EnqueueRequestsFromMapFunc(r.secretRequests))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceRequests),
 			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)
