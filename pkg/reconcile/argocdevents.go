@@ -24,42 +24,60 @@ import (
 type ownWrites struct {
 	mu sync.Mutex
 	rv map[types.NamespacedName]string
-	// inFlight holds, per registration being written, the last object
-	// the watch delivered meanwhile (nil when none).
-	inFlight map[types.NamespacedName]client.Object
-	// replay carries held events that were not the write's own, to the
+	// inFlight holds the registrations being written.
+	inFlight map[types.NamespacedName]*flight
+	// replay carries held events that were not the writes' own, to the
 	// controller; nil outside a manager.
 	replay chan event.GenericEvent
 }
 
+// flight is a registration being written: by how many writers (a
+// reconcile and the prober can write it at once), the versions those that
+// returned wrote, and the last object the watch delivered meanwhile.
+type flight struct {
+	writers int
+	own     []string
+	held    client.Object
+}
+
 // begin marks registration key as being written. Call the returned
 // function once the writes are over, with the versions they produced (none
-// when they failed): it records the last as the registrar's and replays a
-// held event of any other version.
+// when they failed): it records the last as the registrar's and, once no
+// write of key is under way, replays a held event of any other version.
 func (w *ownWrites) begin(ctx context.Context, key types.NamespacedName) func(rvs ...string) {
 	w.mu.Lock()
 	if w.inFlight == nil {
-		w.inFlight = map[types.NamespacedName]client.Object{}
+		w.inFlight = map[types.NamespacedName]*flight{}
 	}
-	w.inFlight[key] = nil
+	f := w.inFlight[key]
+	if f == nil {
+		f = &flight{}
+		w.inFlight[key] = f
+	}
+	f.writers++
 	w.mu.Unlock()
 	return func(rvs ...string) {
 		w.mu.Lock()
-		held := w.inFlight[key]
-		delete(w.inFlight, key)
 		if len(rvs) > 0 {
 			if w.rv == nil {
 				w.rv = map[types.NamespacedName]string{}
 			}
 			w.rv[key] = rvs[len(rvs)-1]
 		}
+		f.own = append(f.own, rvs...)
+		f.writers--
+		if f.writers > 0 {
+			w.mu.Unlock()
+			return
+		}
+		delete(w.inFlight, key)
 		replay := w.replay
 		w.mu.Unlock()
-		if held == nil || slices.Contains(rvs, held.GetResourceVersion()) || replay == nil {
+		if f.held == nil || slices.Contains(f.own, f.held.GetResourceVersion()) || replay == nil {
 			return
 		}
 		select {
-		case replay <- event.GenericEvent{Object: held}:
+		case replay <- event.GenericEvent{Object: f.held}:
 		case <-ctx.Done():
 		}
 	}
@@ -77,8 +95,8 @@ func (w *ownWrites) echo(o client.Object) bool {
 	key := client.ObjectKeyFromObject(o)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, writing := w.inFlight[key]; writing {
-		w.inFlight[key] = o
+	if f, writing := w.inFlight[key]; writing {
+		f.held = o
 		return true
 	}
 	rv, ok := w.rv[key]

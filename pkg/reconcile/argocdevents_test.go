@@ -67,3 +67,25 @@ func TestEventsOfARegistrationBeingWrittenAreHeldUntilTheWriteReturns(t *testing
 		})
 	}
 }
+
+// A reconcile and the prober can write a registration at once: what the
+// watch delivers meanwhile is held until both have returned, and judged
+// against what both wrote.
+func TestEventsAreHeldUntilEveryWriteOfTheRegistrationReturns(t *testing.T) {
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "argocd", Name: "vcluster-a-b"}
+	w := &ownWrites{replay: make(chan event.GenericEvent, 4)}
+	reconcileDone := w.begin(ctx, key)
+	probeDone := w.begin(ctx, key)
+	w.echo(registrationAt("7"))
+	probeDone("7")
+	if !w.echo(registrationAt("8")) {
+		t.Fatal("version 8, delivered while the reconcile still writes, passed")
+	}
+	reconcileDone("8")
+	select {
+	case ev := <-w.replay:
+		t.Errorf("version %s, written by the registrar, was replayed", ev.Object.GetResourceVersion())
+	default:
+	}
+}
