@@ -7,7 +7,7 @@
 // Run it with
 //
 //	make bench                        # full sizes (about 30 minutes on 2 cores)
-//	make bench BENCH_FLAGS=-quick     # small sizes, a smoke run of about two minutes
+//	make bench BENCH_FLAGS=-quick     # small sizes, a smoke run of under two minutes
 //	bin/bench -registrar bin/registrar -assets bin/k8s -h   # every flag
 //	make bench BENCH_FLAGS='-scenarios 6 -unrelated 50000'  # rerun one scenario
 //
