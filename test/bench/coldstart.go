@@ -123,10 +123,7 @@ func (b *bench) coldStart() (*fleet, error) {
 			}
 		}
 		if !last {
-			if err := f.delete(b.ctx, b.cl.c, b.o.workers); err != nil {
-				return nil, err
-			}
-			if err := f.removeNamespaces(b.ctx, b.cl.cs, b.o.workers); err != nil {
+			if err := f.remove(b.ctx, b.cl, b.o.workers); err != nil {
 				return nil, err
 			}
 		}

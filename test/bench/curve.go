@@ -181,10 +181,7 @@ func (b *bench) curvePoint(kind string, n int) error {
 
 	// Leave no fleet behind for the next point.
 	p.stop()
-	if err := f.delete(b.ctx, b.cl.c, b.o.workers); err != nil {
-		return err
-	}
-	if err := f.removeNamespaces(b.ctx, b.cl.cs, b.o.workers); err != nil {
+	if err := f.remove(b.ctx, b.cl, b.o.workers); err != nil {
 		return err
 	}
 	return b.cl.clearNamespace(b.ctx, curveArgoCD)

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
@@ -86,16 +85,19 @@ func (f *fleet) delete(ctx context.Context, c client.Client, workers int) error 
 	return parallel(len(f.vcs), workers, func(i int) error { return f.vcs[i].Delete(ctx, c) })
 }
 
-// removeNamespaces deletes the fleet's namespaces after f.delete, so that
-// the next fleet's registrar does not list them (the cost curve's later
-// fleets used to start among the namespaces of every earlier one). envtest
-// runs no namespace controller, which would empty and finalize a deleted
-// namespace: the bench finalizes it, and the Events the registrar wrote
-// there are left to their TTL.
-func (f *fleet) removeNamespaces(ctx context.Context, cs kubernetes.Interface, workers int) error {
+// remove deletes the fleet, its namespaces included, so that the next
+// fleet's registrar does not list them (the cost curve's later fleets used
+// to start among the namespaces of every earlier one). envtest runs no
+// namespace controller, which would empty and finalize a deleted
+// namespace: the bench empties it (f.delete) and finalizes it, and the
+// Events the registrar wrote there are left to their TTL.
+func (f *fleet) remove(ctx context.Context, cl *cluster, workers int) error {
+	if err := f.delete(ctx, cl.c, workers); err != nil {
+		return err
+	}
 	names := f.namespaces()
 	return parallel(len(names), workers, func(i int) error {
-		nss := cs.CoreV1().Namespaces()
+		nss := cl.cs.CoreV1().Namespaces()
 		if err := nss.Delete(ctx, names[i], metav1.DeleteOptions{}); err != nil {
 			return client.IgnoreNotFound(err)
 		}
