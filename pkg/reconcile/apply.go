@@ -139,8 +139,7 @@ func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secre
 	if r.Options.DryRun {
 		return nil
 	}
-	key := client.ObjectKeyFromObject(desired)
-	done := r.ownWrites.begin(ctx, key)
+	done := r.ownWrites.begin(ctx, client.ObjectKeyFromObject(desired))
 	rv, err := r.upgradeOwnership(ctx, existing)
 	if err != nil {
 		done()
