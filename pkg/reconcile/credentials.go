@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -46,7 +47,7 @@ func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.Namespa
 	// later change goes unseen), so that its rotation or creation is seen
 	// at once.
 	r.watches.ensure(vcluster, key)
-	err = r.APIReader.Get(ctx, key, &secret)
+	err = r.readFollowed(ctx, key, &secret)
 	if apierrors.IsNotFound(err) {
 		r.watches.observed(key, "")
 		return key, false, nil
@@ -57,4 +58,19 @@ func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.Namespa
 	r.watches.observed(key, secret.ResourceVersion)
 	src.KubeconfigSecret = &secret
 	return key, true, nil
+}
+
+// readFollowed reads a followed Secret from the API server's watch cache,
+// at least as fresh as everything its watch has told, which costs the API
+// server no etcd read. Anything but the Secret itself is asked again of
+// etcd: a NotFound may deregister the vcluster, and deletion needs proof,
+// not a cache that may lag behind the watch (another API server's).
+func (r *Reconciler) readFollowed(ctx context.Context, key types.NamespacedName, secret *corev1.Secret) error {
+	if rv := r.watches.freshAs(key); rv != "" {
+		fresh := &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: rv}}
+		if err := r.APIReader.Get(ctx, key, secret, fresh); err == nil {
+			return nil
+		}
+	}
+	return r.APIReader.Get(ctx, key, secret)
 }

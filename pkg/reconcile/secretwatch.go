@@ -46,6 +46,9 @@ type secretWatches struct {
 	bySecret map[types.NamespacedName]*followed
 	// byVCluster is the Secret each vcluster is followed through.
 	byVCluster map[types.NamespacedName]types.NamespacedName
+	// told is, per watched namespace, the resource version up to which
+	// every change has been told: set once its first list is done.
+	told map[string]string
 }
 
 // followed is a followed Secret: the resource version last seen ("" when
@@ -68,6 +71,7 @@ func newSecretWatches(c metadata.Interface, namespaces []string) *secretWatches 
 		pageSize:   500,
 		bySecret:   map[types.NamespacedName]*followed{},
 		byVCluster: map[types.NamespacedName]types.NamespacedName{},
+		told:       map[string]string{},
 	}
 }
 
@@ -83,6 +87,7 @@ func (w *secretWatches) Start(ctx context.Context) error {
 	defer w.mu.Unlock()
 	w.bySecret = map[types.NamespacedName]*followed{}
 	w.byVCluster = map[types.NamespacedName]types.NamespacedName{}
+	w.told = map[string]string{}
 	return nil
 }
 
@@ -138,6 +143,34 @@ func (w *secretWatches) observed(secret types.NamespacedName, rv string) {
 	}
 }
 
+// freshAs is the resource version a read of followed Secret secret may be
+// served at from the API server's watch cache instead of etcd: every
+// change up to it has been told, and every later one will be, so a read at
+// least that fresh misses nothing. It is "" until the watch of the
+// Secret's namespace has listed once: read from etcd then.
+func (w *secretWatches) freshAs(secret types.NamespacedName) string {
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rv, ok := w.told[metav1.NamespaceAll]; ok {
+		return rv
+	}
+	return w.told[secret.Namespace]
+}
+
+// tell records that every change of namespace ns up to resource version
+// rv has been told.
+func (w *secretWatches) tell(ns, rv string) {
+	if rv == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.told[ns] = rv
+}
+
 // release stops following a vcluster's Secret, if it was followed.
 func (w *secretWatches) release(vcluster types.NamespacedName) {
 	if w == nil {
@@ -175,7 +208,7 @@ func (w *secretWatches) follow(ctx context.Context, ns string) {
 		}
 		for err == nil && ctx.Err() == nil {
 			backoff = time.Second
-			rv, err = w.watch(ctx, res, rv)
+			rv, err = w.watch(ctx, res, ns, rv)
 		}
 		if ctx.Err() != nil {
 			return
@@ -216,6 +249,7 @@ func (w *secretWatches) list(ctx context.Context, res metadata.ResourceInterface
 		}
 		if page.Continue == "" {
 			w.gone(ctx, seen, ns)
+			w.tell(ns, page.ResourceVersion)
 			return page.ResourceVersion, n, nil
 		}
 		opts.Continue = page.Continue
@@ -242,7 +276,7 @@ func (w *secretWatches) gone(ctx context.Context, seen map[types.NamespacedName]
 // watch follows res from resource version rv until the watch ends, and
 // returns the last resource version seen; an error says the watch could
 // not go on (an expired version: list again).
-func (w *secretWatches) watch(ctx context.Context, res metadata.ResourceInterface, rv string) (string, error) {
+func (w *secretWatches) watch(ctx context.Context, res metadata.ResourceInterface, ns, rv string) (string, error) {
 	// A watch ends after a while, as client-go's reflector ends it, so that
 	// a connection the load balancer dropped silently is noticed.
 	timeout := int64((5*time.Minute + rand.N(5*time.Minute)).Seconds())
@@ -274,6 +308,7 @@ func (w *secretWatches) watch(ctx context.Context, res metadata.ResourceInterfac
 			case watch.Deleted:
 				w.changed(ctx, key, deleted)
 			}
+			w.tell(ns, rv)
 		}
 	}
 }

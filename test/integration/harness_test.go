@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,6 +58,10 @@ type env struct {
 	// registrationReads counts the registrar's reads of single Secrets in
 	// its Argo CD namespace, which its cache should make needless.
 	registrationReads atomic.Int64
+	// etcdSecretReads counts the registrar's reads of single Secrets
+	// outside its Argo CD namespace that the API server serves from etcd
+	// (no resourceVersion), not from its watch cache.
+	etcdSecretReads atomic.Int64
 }
 
 // newEnv creates the test's Argo CD namespace and starts a registrar.
@@ -147,8 +152,11 @@ func (e *env) countingConfig() *rest.Config {
 			case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 				e.writes.Add(1)
 			case http.MethodGet:
-				if strings.HasPrefix(req.URL.Path, "/api/v1/namespaces/"+e.argocd+"/secrets/") {
+				switch {
+				case strings.HasPrefix(req.URL.Path, "/api/v1/namespaces/"+e.argocd+"/secrets/"):
 					e.registrationReads.Add(1)
+				case singleSecret.MatchString(req.URL.Path) && req.URL.Query().Get("resourceVersion") == "":
+					e.etcdSecretReads.Add(1)
 				}
 			}
 			return rt.RoundTrip(req)
@@ -156,6 +164,9 @@ func (e *env) countingConfig() *rest.Config {
 	}
 	return c
 }
+
+// singleSecret matches the path of one namespaced Secret.
+var singleSecret = regexp.MustCompile(`^/api/v1/namespaces/[^/]+/secrets/[^/]+$`)
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 

@@ -103,3 +103,38 @@ func TestRefusedClusterNameIsRetriedWhenItsHolderLetsGo(t *testing.T) {
 		t.Errorf("%d Secrets in the Argo CD namespace, want 2", len(list.Items))
 	}
 }
+
+// An unlabelled kubeconfig Secret, which the cache cannot hold, is read
+// from the API server's watch cache once the watch of Secret metadata has
+// listed: its rotation and a new vcluster cost etcd no read. Its deletion
+// is asked of etcd, since it deregisters.
+func TestUnlabelledKubeconfigSecretIsReadFromTheWatchCache(t *testing.T) {
+	e, ns := newEnvIn(t, "old")
+	first := e.newVCluster(ns, "first", fixture.Unlabelled())
+	e.eventuallyRegistered(ns, "first")
+	// A rotation registered proves the watch has listed and is watching.
+	e.rotate(first)
+	e.eventually("the rotated certificate is registered", func() bool {
+		return contains(configOf(t, e.registration(ns, "first")), b64(first.ClientCertificate()))
+	})
+
+	e.etcdSecretReads.Store(0)
+	e.rotate(first)
+	e.eventually("the second rotation is registered", func() bool {
+		return contains(configOf(t, e.registration(ns, "first")), b64(first.ClientCertificate()))
+	})
+	second := e.newVCluster(ns, "second", fixture.Unlabelled())
+	e.eventuallyRegistered(ns, "second")
+	if got := e.etcdSecretReads.Load(); got != 0 {
+		t.Errorf("%d reads of kubeconfig Secrets from etcd for a rotation and a new vcluster, want 0", got)
+	}
+
+	e.delete(e.kubeconfigSecret(second))
+	e.eventuallyDeregistered(ns, "second")
+	if e.etcdSecretReads.Load() == 0 {
+		t.Error("a deleted kubeconfig Secret deregistered its vcluster without etcd's word")
+	}
+	if e.registration(ns, "first") == nil {
+		t.Error("the other vcluster's registration is gone")
+	}
+}
