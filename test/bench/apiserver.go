@@ -15,10 +15,15 @@ import (
 )
 
 // requests counts the API server's requests by verb and resource
-// (apiserver_request_total from its own /metrics). While only the process
+// (apiserver_request_total from its own /metrics), and its requests to
+// etcd by operation and resource under keys prefixed etcdKey
+// (etcd_requests_total, k8s.io/apiserver pkg/storage/etcd3/metrics): what
+// the watch cache answered never reaches etcd. While only the process
 // under test is busy, a difference of two samples is that process's
 // request mix: the profile of where its time goes.
 type requests map[string]float64
+
+const etcdKey = "etcd "
 
 func (cl *cluster) requests(ctx context.Context) (requests, error) {
 	raw, err := cl.cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
@@ -31,6 +36,15 @@ func (cl *cluster) requests(ctx context.Context) (requests, error) {
 		return nil, err
 	}
 	out := requests{}
+	if mf, ok := families["etcd_requests_total"]; ok {
+		for _, m := range mf.Metric {
+			l := map[string]string{}
+			for _, p := range m.Label {
+				l[p.GetName()] = p.GetValue()
+			}
+			out[etcdKey+l["operation"]+" "+l["resource"]] += m.Counter.GetValue()
+		}
+	}
 	mf, ok := families["apiserver_request_total"]
 	if !ok {
 		return out, nil
@@ -50,14 +64,29 @@ func (cl *cluster) requests(ctx context.Context) (requests, error) {
 }
 
 // since describes the requests made after earlier, largest first, leaving
-// out the watches and metric scrapes of the benchmark itself.
+// out the watches and metric scrapes of the benchmark itself, then the API
+// server's requests to etcd.
 func (r requests) since(earlier requests) string {
-	diff := map[string]float64{}
+	api, etcd := map[string]float64{}, map[string]float64{}
 	for k, v := range r {
-		if d := v - earlier[k]; d > 0 && !strings.HasPrefix(k, "WATCH") && k != "GET " {
-			diff[k] = d
+		d := v - earlier[k]
+		switch {
+		case d <= 0:
+		case strings.HasPrefix(k, etcdKey):
+			etcd[strings.TrimPrefix(k, etcdKey)] = d
+		case !strings.HasPrefix(k, "WATCH") && k != "GET ":
+			api[k] = d
 		}
 	}
+	out := largestFirst(api)
+	if len(etcd) > 0 {
+		out += "; to etcd: " + largestFirst(etcd)
+	}
+	return out
+}
+
+// largestFirst lists counts, largest first.
+func largestFirst(diff map[string]float64) string {
 	keys := slices.Collect(maps.Keys(diff))
 	slices.SortFunc(keys, func(a, b string) int {
 		if diff[a] != diff[b] {
@@ -79,7 +108,7 @@ func (r requests) since(earlier requests) string {
 func (r requests) total(earlier requests) float64 {
 	n := 0.0
 	for k, v := range r {
-		if d := v - earlier[k]; d > 0 && !strings.HasPrefix(k, "WATCH") && k != "GET " {
+		if d := v - earlier[k]; d > 0 && !strings.HasPrefix(k, "WATCH") && !strings.HasPrefix(k, etcdKey) && k != "GET " {
 			n += d
 		}
 	}
