@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -36,24 +37,12 @@ func (cl *cluster) requests(ctx context.Context) (requests, error) {
 		return nil, err
 	}
 	out := requests{}
-	if mf, ok := families["etcd_requests_total"]; ok {
-		for _, m := range mf.Metric {
-			l := map[string]string{}
-			for _, p := range m.Label {
-				l[p.GetName()] = p.GetValue()
-			}
-			out[etcdKey+l["operation"]+" "+l["resource"]] += m.Counter.GetValue()
-		}
+	for _, m := range families["etcd_requests_total"].GetMetric() {
+		l := labelsOf(m)
+		out[etcdKey+l["operation"]+" "+l["resource"]] += m.Counter.GetValue()
 	}
-	mf, ok := families["apiserver_request_total"]
-	if !ok {
-		return out, nil
-	}
-	for _, m := range mf.Metric {
-		l := map[string]string{}
-		for _, p := range m.Label {
-			l[p.GetName()] = p.GetValue()
-		}
+	for _, m := range families["apiserver_request_total"].GetMetric() {
+		l := labelsOf(m)
 		key := l["verb"] + " " + l["resource"]
 		if l["subresource"] != "" {
 			key += "/" + l["subresource"]
@@ -61,6 +50,21 @@ func (cl *cluster) requests(ctx context.Context) (requests, error) {
 		out[key] += m.Counter.GetValue()
 	}
 	return out, nil
+}
+
+// labelsOf is a sample's labels by name.
+func labelsOf(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, p := range m.Label {
+		l[p.GetName()] = p.GetValue()
+	}
+	return l
+}
+
+// isRequest says whether key counts a request of the process under test:
+// not a watch, not the benchmark's metric scrapes, not a request to etcd.
+func isRequest(key string) bool {
+	return !strings.HasPrefix(key, "WATCH") && !strings.HasPrefix(key, etcdKey) && key != "GET "
 }
 
 // since describes the requests made after earlier, largest first, leaving
@@ -74,7 +78,7 @@ func (r requests) since(earlier requests) string {
 		case d <= 0:
 		case strings.HasPrefix(k, etcdKey):
 			etcd[strings.TrimPrefix(k, etcdKey)] = d
-		case !strings.HasPrefix(k, "WATCH") && k != "GET ":
+		case isRequest(k):
 			api[k] = d
 		}
 	}
@@ -108,7 +112,7 @@ func largestFirst(diff map[string]float64) string {
 func (r requests) total(earlier requests) float64 {
 	n := 0.0
 	for k, v := range r {
-		if d := v - earlier[k]; d > 0 && !strings.HasPrefix(k, "WATCH") && !strings.HasPrefix(k, etcdKey) && k != "GET " {
+		if d := v - earlier[k]; d > 0 && isRequest(k) {
 			n += d
 		}
 	}
