@@ -48,6 +48,13 @@ if [[ -z "$gitops_engine" || -z "$kubelet" ]]; then
 fi
 
 mkdir -p "$dir"
+# Concurrent make runs build it once: the later waits and finds it done.
+exec 9>"$dir.lock"
+flock 9
+if [[ -x "$dir/argocd" ]]; then
+  link
+  exit 0
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

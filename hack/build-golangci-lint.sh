@@ -16,6 +16,9 @@ if [[ -x "$dir/golangci-lint" ]]; then
   exit 0
 fi
 mkdir -p "$dir"
+exec 9>"$dir.lock"
+flock 9
+[[ -x "$dir/golangci-lint" ]] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

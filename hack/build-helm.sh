@@ -14,6 +14,11 @@ if [[ -x "$dir/helm" ]]; then
   exit 0
 fi
 mkdir -p "$dir"
+# Concurrent make runs (two clones, a test beside a build) build it once:
+# the later waits for the first and finds it done.
+exec 9>"$dir.lock"
+flock 9
+[[ -x "$dir/helm" ]] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

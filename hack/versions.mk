@@ -35,3 +35,14 @@ VCLUSTER_CHART_VERSION ?= $(patsubst v%,%,$(VCLUSTER_VERSION))
 gomod_version = $(shell go list -m -f '{{.Version}}' $(1))
 ARGOCD_VERSION = $(eval ARGOCD_VERSION := $(call gomod_version,github.com/argoproj/argo-cd/v3))$(ARGOCD_VERSION)
 KIND_VERSION   = $(eval KIND_VERSION := $(call gomod_version,sigs.k8s.io/kind))$(KIND_VERSION)
+# The real single-node cluster of make e2e-node (hack/build-node.sh): its
+# kubelet, kube-proxy, controller manager and scheduler are K8S_VERSION;
+# CoreDNS serves cluster DNS; kine is vcluster's default backing store, which
+# the vcluster image carries.
+COREDNS_VERSION        ?= v1.15.0
+KINE_VERSION           ?= v0.14.4
+# The Debian release and packages of the images that need a distribution
+# (hack/build-debian-root.sh): what Argo CD's Dockerfile installs, Redis, and curl
+# for the pods of the node suite that scrape the registrar's metrics.
+DEBIAN_SUITE           ?= bookworm
+DEBIAN_PACKAGES        ?= git,tini,gpg,gpg-agent,ca-certificates,openssh-client,tzdata,redis-server,curl

@@ -44,6 +44,7 @@ e2e-local: testbins build argocd helm vcluster e2e-deps ## Offline e2e twin (a r
 e2e-vet: ## go vet the tagged e2e suites (plain `go vet ./...` skips them).
 	go vet -tags e2e ./test/e2e/...
 	go vet -tags e2elocal ./test/e2e/...
+	go vet -tags e2e,e2enode ./test/e2e/...
 
 e2e-cluster: kind helm ## Create the kind cluster and install Argo CD, the registrar and two vclusters.
 	$(MAKE) docker-build IMG=$(E2E_IMG)
@@ -52,7 +53,7 @@ e2e-cluster: kind helm ## Create the kind cluster and install Argo CD, the regis
 	  VCLUSTER_CHART_VERSION="$(VCLUSTER_CHART_VERSION)" hack/e2e/kind.sh up
 
 e2e: e2e-cluster ## End-to-end on kind (Docker and internet): the same story as e2e-local.
-	KUBECONFIG="$(E2E_KUBECONFIG)" go test -tags e2e -count=1 -timeout 15m -v ./test/e2e/...
+	KUBECONFIG="$(E2E_KUBECONFIG)" HELM="$(HELM)" go test -tags e2e -count=1 -timeout 15m -v ./test/e2e/...
 
 e2e-clean: kind ## Delete the kind cluster.
 	KIND="$(KIND)" KIND_CLUSTER="$(KIND_CLUSTER)" KUBECONFIG="$(E2E_KUBECONFIG)" hack/e2e/kind.sh down

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,28 +29,31 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// The suite on kind: `make e2e` creates the cluster, installs Argo CD, the
-// registrar (charts/registrar) and two vclusters (hack/e2e/kind.sh), then
-// runs this with KUBECONFIG pointing at the cluster. Argo CD runs in the
-// cluster and resolves the vclusters' service DNS names through cluster DNS;
-// the test reaches Argo CD's Redis and each vcluster's API server through
-// port-forwards, as a user's kubectl would.
+// The suite on a real cluster, run twice over: on kind (`make e2e`,
+// hack/e2e/kind.sh) and on the real single-node cluster this machine runs
+// offline (`make e2e-node`, hack/e2e/node.sh). Each brings up Argo CD, the
+// registrar (charts/registrar) and two vclusters from vcluster's chart, then
+// runs this with KUBECONFIG pointing at the cluster and HELM at the helm that
+// installed them. Argo CD runs in the cluster and resolves the vclusters'
+// service DNS names through cluster DNS; the test reaches Argo CD's Redis
+// and each vcluster's API server through port-forwards, as a user's kubectl
+// would, and deletes a vcluster as a user does, with `helm uninstall`.
 
 const (
-	kindArgoCDNamespace = "argocd"
+	clusterArgoCDNamespace = "argocd"
 	// gitServer serves the manifest from inside the cluster, so that the
 	// story needs no repository on the internet.
 	gitServer = "registrar-e2e-git"
 	gitPort   = 9418
 )
 
-var kindVClusters = []string{"sandbox", "staging"}
+var clusterVClusters = []string{"sandbox", "staging"}
 
-func TestKindStory(t *testing.T) {
+func TestClusterStory(t *testing.T) {
 	ctx := context.Background()
-	kubeconfig := os.Getenv("KUBECONFIG")
-	if kubeconfig == "" {
-		t.Fatal("KUBECONFIG is not set: run `make e2e`")
+	kubeconfig, helm := os.Getenv("KUBECONFIG"), os.Getenv("HELM")
+	if kubeconfig == "" || helm == "" {
+		t.Fatal("KUBECONFIG or HELM is not set: run `make e2e` (kind) or `make e2e-node` (the real node)")
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -63,8 +67,8 @@ func TestKindStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	namespaces := []string{kindArgoCDNamespace}
-	for _, name := range kindVClusters {
+	namespaces := []string{clusterArgoCDNamespace}
+	for _, name := range clusterVClusters {
 		namespaces = append(namespaces, "vcluster-"+name)
 	}
 	t.Cleanup(func() {
@@ -80,13 +84,13 @@ func TestKindStory(t *testing.T) {
 	}
 	repoURL := startGitServer(ctx, t, host, manifestPath)
 
-	redisPod := runningPod(ctx, t, cs, kindArgoCDNamespace, "app.kubernetes.io/name=argocd-redis")
-	redisAddr := forwardPort(t, cfg, kindArgoCDNamespace, redisPod, 6379)
+	redisPod := runningPod(ctx, t, cs, clusterArgoCDNamespace, "app.kubernetes.io/name=argocd-redis")
+	redisAddr := forwardPort(t, cfg, clusterArgoCDNamespace, redisPod, 6379)
 	// The argo-cd chart generates a Redis password into Secret argocd-redis
 	// (redisSecretInit); older charts run Redis without one.
 	var redisPassword string
 	var redisSecret corev1.Secret
-	err = host.Get(ctx, client.ObjectKey{Namespace: kindArgoCDNamespace, Name: "argocd-redis"}, &redisSecret)
+	err = host.Get(ctx, client.ObjectKey{Namespace: clusterArgoCDNamespace, Name: "argocd-redis"}, &redisSecret)
 	switch {
 	case err == nil:
 		redisPassword = string(redisSecret.Data["auth"])
@@ -95,13 +99,13 @@ func TestKindStory(t *testing.T) {
 	}
 
 	var vcs []VCluster
-	for _, name := range kindVClusters {
+	for _, name := range clusterVClusters {
 		vcs = append(vcs, VCluster{Name: name, Namespace: "vcluster-" + name, Client: vclusterClient(ctx, t, host, cfg, name)})
 	}
 
 	RunStory(t, World{
 		Host:            host,
-		ArgoCDNamespace: kindArgoCDNamespace,
+		ArgoCDNamespace: clusterArgoCDNamespace,
 		ClusterInfo:     RedisClusterInfo(redisAddr, redisPassword),
 		Timeout:         3 * time.Minute,
 	}, Story{
@@ -110,8 +114,11 @@ func TestKindStory(t *testing.T) {
 		Path:      "app",
 		Manifest:  manifest,
 		DeleteVCluster: func(ctx context.Context, vc VCluster) error {
-			sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: vc.Name, Namespace: vc.Namespace}}
-			return host.Delete(ctx, sts, client.PropagationPolicy(metav1.DeletePropagationForeground))
+			out, err := exec.CommandContext(ctx, helm, "uninstall", vc.Name, "--namespace", vc.Namespace, "--wait").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("helm uninstall %s: %w: %s", vc.Name, err, out)
+			}
+			return nil
 		},
 	})
 }
@@ -151,7 +158,7 @@ func startGitServer(ctx context.Context, t *testing.T, host client.Client, manif
 		t.Fatal(err)
 	}
 	var controller appsv1.StatefulSet
-	if err := host.Get(ctx, client.ObjectKey{Namespace: kindArgoCDNamespace, Name: "argocd-application-controller"}, &controller); err != nil {
+	if err := host.Get(ctx, client.ObjectKey{Namespace: clusterArgoCDNamespace, Name: "argocd-application-controller"}, &controller); err != nil {
 		t.Fatalf("Argo CD's application controller: %v", err)
 	}
 	image := controller.Spec.Template.Spec.Containers[0].Image
@@ -166,11 +173,11 @@ git -c user.name=e2e -c user.email=e2e@localhost commit -q -m "the manifest the 
 exec git daemon --export-all --reuseaddr --base-path=/srv --port=` + strconv.Itoa(gitPort) + ` /srv`
 	objs := []client.Object{
 		&corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: gitServer, Namespace: kindArgoCDNamespace},
+			ObjectMeta: metav1.ObjectMeta{Name: gitServer, Namespace: clusterArgoCDNamespace},
 			Data:       map[string]string{filepath.Base(manifestPath): string(data)},
 		},
 		&corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: gitServer, Namespace: kindArgoCDNamespace, Labels: labels},
+			ObjectMeta: metav1.ObjectMeta{Name: gitServer, Namespace: clusterArgoCDNamespace, Labels: labels},
 			Spec: corev1.PodSpec{
 				Containers: []corev1.Container{{
 					Name: "git", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
@@ -191,7 +198,7 @@ exec git daemon --export-all --reuseaddr --base-path=/srv --port=` + strconv.Ito
 			},
 		},
 		&corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: gitServer, Namespace: kindArgoCDNamespace},
+			ObjectMeta: metav1.ObjectMeta{Name: gitServer, Namespace: clusterArgoCDNamespace},
 			Spec: corev1.ServiceSpec{
 				Selector: labels,
 				Ports:    []corev1.ServicePort{{Name: "git", Port: gitPort, TargetPort: intstr.FromInt32(gitPort)}},
@@ -211,12 +218,12 @@ exec git daemon --export-all --reuseaddr --base-path=/srv --port=` + strconv.Ito
 	}
 	eventually(t, 3*time.Minute, "git server ready", func(ctx context.Context) (bool, string, error) {
 		var pod corev1.Pod
-		if err := host.Get(ctx, client.ObjectKey{Namespace: kindArgoCDNamespace, Name: gitServer}, &pod); err != nil {
+		if err := host.Get(ctx, client.ObjectKey{Namespace: clusterArgoCDNamespace, Name: gitServer}, &pod); err != nil {
 			return false, "", err
 		}
 		return podReady(&pod), string(pod.Status.Phase), nil
 	})
-	return fmt.Sprintf("git://%s.%s.svc.cluster.local/repo", gitServer, kindArgoCDNamespace)
+	return fmt.Sprintf("git://%s.%s.svc.cluster.local/repo", gitServer, clusterArgoCDNamespace)
 }
 
 // runningPod returns the name of a ready pod matching selector.
