@@ -63,6 +63,7 @@ func run() int {
 		resync            = flag.Duration("resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
 		probeInterval     = flag.Duration("probe-interval", 5*time.Minute, "How often every registration is probed as Argo CD will connect (besides right after each write); 0 disables the probe.")
 		probeTimeout      = flag.Duration("probe-timeout", reconcile.DefaultProbeTimeout, "Time allowed for one connection probe.")
+		probeGrace        = flag.Duration("probe-grace-period", reconcile.DefaultProbeGracePeriod, "How long a vcluster just registered, ready or resumed may fail its probe, reported Pending with no Warning, before it is reported Failed.")
 		probeConcurrency  = flag.Int("probe-concurrency", reconcile.DefaultProbeConcurrency, "Connection probes running at once.")
 		expiryWarning     = flag.Duration("expiry-warning", reconcile.DefaultExpiryWarning, "How long before a registration's credentials expire a CredentialsExpiring event warns.")
 		once              = flag.Bool("once", false, "Make one pass over every vcluster (register, update, prune), print what was decided, and exit: 0 when every vcluster is in its desired state, 1 when one is refused or in error. No leader election, no probe, no metrics endpoint.")
@@ -83,6 +84,12 @@ func run() int {
 	}
 	printVersion := flag.Bool("version", false, "Print the version, commit and Go version, and exit.")
 	flag.Parse()
+	// Go's flag package stops at the first argument that is not a flag: a
+	// flag after it would be dropped silently, so that `registrar --once
+	// typo --dry-run` would write. Nothing runs with one.
+	if flag.NArg() > 0 {
+		return usageError("unexpected argument %q: registrar takes only flags, and every flag after %q would be ignored; run registrar --help", flag.Arg(0), flag.Arg(0))
+	}
 	if *printVersion {
 		fmt.Println(version.Get())
 		return 0
@@ -104,14 +111,15 @@ func run() int {
 		ArgoCDNamespaces: namespaces,
 		ProbeInterval:    *probeInterval,
 		ProbeTimeout:     *probeTimeout,
+		ProbeGracePeriod: *probeGrace,
 		ProbeConcurrency: *probeConcurrency,
 		ExpiryWarning:    *expiryWarning,
 	}
 	if *qps == 0 || *burst < 1 {
 		return usageError("--kube-api-qps must be -1 (no client-side limit) or more than 0 (0 would silently mean client-go's 5 per second), --kube-api-burst at least 1")
 	}
-	if *probeInterval < 0 || *probeTimeout <= 0 || *probeConcurrency < 1 || *expiryWarning <= 0 {
-		return usageError("--probe-interval must be 0 or more, --probe-timeout and --expiry-warning more than 0, --probe-concurrency at least 1")
+	if *probeInterval < 0 || *probeTimeout <= 0 || *probeGrace <= 0 || *probeConcurrency < 1 || *expiryWarning <= 0 {
+		return usageError("--probe-interval must be 0 or more, --probe-timeout, --probe-grace-period and --expiry-warning more than 0, --probe-concurrency at least 1")
 	}
 	if err := identityFlags(*identity, *tokenTTL); err != nil {
 		return usageError("%v", err)
@@ -152,8 +160,8 @@ func run() int {
 
 	cfg, err := config.GetConfigWithContext(*kubeContext)
 	if err != nil {
-		setupLog.Error(err, "no Kubernetes configuration: pass --kubeconfig (and --context) or run in a cluster")
-		return 1
+		fmt.Fprintf(os.Stderr, "registrar: no usable Kubernetes configuration: %v\nCheck --kubeconfig and --context (or $KUBECONFIG), or run it in a cluster.\n", err)
+		return 2
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	cfg.DisableCompression = !*compression

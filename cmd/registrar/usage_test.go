@@ -36,6 +36,13 @@ func TestMisleadingFlagsAreRefused(t *testing.T) {
 		{[]string{"--kube-api-qps=0"}, "--kube-api-qps must be -1"},
 		{[]string{"--kube-api-burst=0", "--kube-api-qps=10"}, "--kube-api-burst at least 1"},
 		{[]string{"--probe-concurrency=0"}, "--probe-concurrency at least 1"},
+		{[]string{"--probe-grace-period=0s"}, "--probe-grace-period and --expiry-warning more than 0"},
+		// A stray argument would drop every flag after it: a dry run that
+		// writes, or a controller started by `registrar version`.
+		{[]string{"--once", "typo", "--dry-run"}, `unexpected argument "typo"`},
+		{[]string{"version"}, `unexpected argument "version"`},
+		// A configuration error is not "changes pending" (1 in a dry run).
+		{[]string{"--once", "--dry-run", "--kubeconfig", "/nonexistent/kubeconfig"}, "no usable Kubernetes configuration"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()
 		var exit *exec.ExitError
