@@ -112,12 +112,17 @@ const (
 // Annotations the connection probe writes on the Argo CD cluster Secrets
 // the registrar owns, under their own field owner, only when they change.
 const (
-	// ConnectionStateAnnotation is ConnectionSuccessful or ConnectionFailed.
+	// ConnectionStateAnnotation is one of the Connection* states below.
 	ConnectionStateAnnotation = Prefix + "connection-state"
 	// ConnectionMessageAnnotation says in one line what the last probe saw.
 	ConnectionMessageAnnotation = Prefix + "connection-message"
 	ConnectionSuccessful        = "Successful"
 	ConnectionFailed            = "Failed"
+	// ConnectionPending: a vcluster just registered, ready or resumed has
+	// not answered yet, within the probe's grace period; no Warning.
+	ConnectionPending = "Pending"
+	// ConnectionPaused: the vcluster is paused (pausedBy); it is not probed.
+	ConnectionPaused = "Paused"
 )
 
 // Annotations a user sets on a vcluster's workload. IgnoreAnnotation, and
@@ -164,11 +169,13 @@ const (
 	ReasonDeregistered = "Deregistered"
 	ReasonConflict     = "RegistrationConflict"
 	ReasonUntrusted    = "UntrustedNamespace"
-	// ReasonConnectionFailed and ReasonConnected report a change of the
-	// connection probe's result; ReasonCredentialsExpiring and
-	// ReasonCredentialsExpired a change of the credentials' expiry state.
+	// ReasonConnectionFailed, ReasonConnected and ReasonPaused report a
+	// change of the connection probe's result; ReasonCredentialsExpiring
+	// and ReasonCredentialsExpired a change of the credentials' expiry
+	// state.
 	ReasonConnectionFailed    = "ConnectionFailed"
 	ReasonConnected           = "Connected"
+	ReasonPaused              = "Paused"
 	ReasonCredentialsExpiring = "CredentialsExpiring"
 	ReasonCredentialsExpired  = "CredentialsExpired"
 )

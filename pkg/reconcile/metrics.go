@@ -47,10 +47,10 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 			registered: prometheus.NewDesc("registrar_registered_clusters",
 				"Argo CD cluster Secrets owned by the registrar.", nil, nil),
 			state: prometheus.NewDesc("registrar_connection_state",
-				"Registrations by the state of their last connection probe (successful, failed, unknown: not probed yet or probes off).",
+				"Registrations by the state of their last connection probe (successful; failed; pending: a vcluster just registered, ready or resumed not answering yet, within the grace period; paused: not probed; unknown: not probed yet or probes off).",
 				[]string{"state"}, nil),
 			connected: prometheus.NewDesc("registrar_cluster_connected",
-				"1 when the last connection probe of the vcluster's registration succeeded, 0 when it failed; absent before the first probe.",
+				"1 when the last connection probe of the vcluster's registration succeeded, 0 when it failed; absent before the first probe, while pending and while paused.",
 				[]string{"namespace", "name", "argocd_namespace"}, nil),
 			expiry: prometheus.NewDesc("registrar_credentials_expiry",
 				"Registrations by how long their credentials have left (expired, 24h, 7d, 30d, later, unknown; renewing: a ServiceAccount token not yet due for renewal).",
@@ -122,7 +122,7 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 		now = c.now()
 	}
 	n := 0
-	states := map[string]int{"successful": 0, "failed": 0, "unknown": 0}
+	states := map[string]int{"successful": 0, "failed": 0, "pending": 0, "paused": 0, "unknown": 0}
 	buckets := map[string]int{"expired": 0, "unknown": 0, "later": 0, expiryRenewing: 0}
 	for _, b := range expiryBuckets {
 		buckets[b.name] = 0
@@ -147,6 +147,10 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 			case ConnectionFailed:
 				states["failed"]++
 				ch <- c.connectedMetric(s, 0)
+			case ConnectionPending:
+				states["pending"]++
+			case ConnectionPaused:
+				states["paused"]++
 			default:
 				states["unknown"]++
 			}

@@ -22,7 +22,8 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // probeResult is what one connection probe found.
 type probeResult struct {
-	// State is ConnectionSuccessful or ConnectionFailed.
+	// State is ConnectionSuccessful or ConnectionFailed; the prober
+	// reports a failure within a grace window as ConnectionPending.
 	State string
 	// Reason classifies a failure for the metric: dns, tcp, tls,
 	// credentials, discovery, timeout or http.

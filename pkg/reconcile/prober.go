@@ -44,6 +44,7 @@ type prober struct {
 	r        *Reconciler
 	interval time.Duration
 	timeout  time.Duration
+	grace    time.Duration
 	workers  int
 	dial     DialFunc
 	queue    workqueue.TypedDelayingInterface[types.NamespacedName]
@@ -62,6 +63,12 @@ type awaited struct {
 	// reading a cache not yet holding its predecessor's patch does not
 	// report the same change twice.
 	reported string
+	// failures counts the failed probes in a row; since opens the grace
+	// window of a vcluster just registered, ready or resumed (zero: none).
+	failures int
+	since    time.Time
+	// ready and paused are the workload's, as the last reconcile saw it.
+	ready, paused bool
 }
 
 func newProber(r *Reconciler) *prober {
@@ -70,6 +77,7 @@ func newProber(r *Reconciler) *prober {
 		r:        r,
 		interval: o.ProbeInterval,
 		timeout:  o.ProbeTimeout,
+		grace:    o.ProbeGracePeriod,
 		workers:  o.ProbeConcurrency,
 		dial:     o.ProbeDialer,
 		queue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[types.NamespacedName]{
@@ -82,6 +90,9 @@ func newProber(r *Reconciler) *prober {
 	}
 	if p.workers <= 0 {
 		p.workers = DefaultProbeConcurrency
+	}
+	if p.grace <= 0 {
+		p.grace = DefaultProbeGracePeriod
 	}
 	return p
 }
@@ -105,25 +116,48 @@ func (p *prober) Start(ctx context.Context) error {
 }
 
 // track schedules the probes of registration s, which the reconcile has
-// just brought in line with desired: at once when it was written (or never
-// probed), and otherwise, the first time this process sees it, at a random
-// moment within the interval, so that a restart does not probe a whole
-// fleet in the same second.
-func (p *prober) track(existing, desired *corev1.Secret) {
+// just brought in line with desired, for vcluster workload w. It probes at
+// once, in a grace window, a registration just written or never probed and
+// a vcluster that has just become ready or resumed: each may take a moment
+// to answer. It probes at once, with no grace, a vcluster that has just
+// lost its last ready replica. A paused vcluster is not probed; its state
+// says so at once.
+// Otherwise, the first time this process sees the registration, it probes
+// at a random moment within the interval, so that a restart does not probe
+// a whole fleet in the same second.
+func (p *prober) track(existing, desired *corev1.Secret, w *workload) {
 	key := types.NamespacedName{Namespace: desired.Namespace, Name: desired.Name}
 	hash := desired.Annotations[ContentHashAnnotation]
 	written := existing == nil || existing.Annotations[ContentHashAnnotation] != hash
-	p.mu.Lock()
-	_, known := p.tracked[key]
-	switch {
-	case written:
-		p.tracked[key] = &awaited{hash: hash}
-	case !known:
-		p.tracked[key] = &awaited{}
+	state := ""
+	if existing != nil {
+		state = existing.Annotations[ConnectionStateAnnotation]
 	}
+	paused := pausedBy(w.Object) != ""
+	p.mu.Lock()
+	a, known := p.tracked[key]
+	if !known {
+		a = &awaited{}
+		p.tracked[key] = a
+	}
+	if written {
+		a.hash, a.tries = hash, 0
+	}
+	// A change of readiness is news either way: a vcluster that went down
+	// is seen down, one that came back is seen back, at once.
+	readiness := known && a.ready != w.Ready
+	resumed := known && a.paused && !paused
+	// A process that has not seen the registration yet (a new leader)
+	// opens a window for one never probed or still Pending.
+	firstLook := !known && (state == "" || state == ConnectionPending)
+	fresh := !paused && (written || firstLook || state == ConnectionPaused || resumed || (readiness && w.Ready))
+	if fresh {
+		a.since, a.failures = time.Now(), 0
+	}
+	a.ready, a.paused = w.Ready, paused
 	p.mu.Unlock()
 	switch {
-	case written || existing.Annotations[ConnectionStateAnnotation] == "":
+	case fresh || (readiness && !paused) || (paused && state != ConnectionPaused):
 		p.queue.Add(key)
 	case !known:
 		p.queue.AddAfter(key, time.Duration(rand.Int64N(int64(p.interval)+1)))
@@ -162,24 +196,79 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 		p.queue.AddAfter(key, freshRetry)
 		return
 	}
-	m := p.r.metrics()
-	start := time.Now()
-	res := probeRegistration(ctx, &s, p.dial, p.timeout)
-	if ctx.Err() != nil {
-		return // shutting down: the probe was cut short, not failed
+	vcluster := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
+	// Without its workload (being deleted, say) the registration is probed
+	// and a change is logged only.
+	w, _ := getWorkload(ctx, p.r.Client, vcluster)
+	next := wait.Jitter(p.interval, probeJitter)
+	var res probeResult
+	if why := pausedBy(workloadObject(w)); why != "" {
+		// No probe traffic: the reconcile that sees it resume probes at
+		// once. Looking at the cache again each interval costs nothing.
+		res = probeResult{State: ConnectionPaused, Message: fmt.Sprintf(
+			"the vcluster is paused (its %s is %s): its registration is kept, and probed as soon as it resumes", w.Kind, why)}
+	} else {
+		m := p.r.metrics()
+		start := time.Now()
+		res = probeRegistration(ctx, &s, p.dial, p.timeout)
+		if ctx.Err() != nil {
+			return // shutting down: the probe was cut short, not failed
+		}
+		m.probeDuration.Observe(time.Since(start).Seconds())
+		if res.State == ConnectionFailed {
+			m.probeFailures.WithLabelValues(res.Reason).Inc()
+			var failures int
+			res, failures = p.failed(key, res)
+			next = retryAfter(failures, p.interval)
+		} else {
+			p.succeeded(key)
+		}
 	}
-	m.probeDuration.Observe(time.Since(start).Seconds())
-	if res.State == ConnectionFailed {
-		m.probeFailures.WithLabelValues(res.Reason).Inc()
-	}
-	if err := p.record(ctx, &s, res); err != nil {
+	if err := p.record(ctx, &s, w, res); err != nil {
 		// Conflict (the registration was rewritten meanwhile) or gone:
 		// look again soon rather than at the next interval.
 		logger.V(1).Info("connection state not recorded; probing again", "error", err.Error())
 		p.queue.AddAfter(key, time.Second)
 		return
 	}
-	p.queue.AddAfter(key, wait.Jitter(p.interval, probeJitter))
+	p.queue.AddAfter(key, next)
+}
+
+// failed counts a failed probe of key and says how to report it: Pending
+// while the vcluster's grace window is open and the failure is one a
+// starting vcluster shows, Failed once the failure outlasts it. A TLS or
+// credentials failure is reported at once: the registration's CA, server
+// name or credentials are wrong, and waiting mends none of them.
+func (p *prober) failed(key types.NamespacedName, res probeResult) (probeResult, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.tracked[key]
+	if a == nil {
+		return res, 1
+	}
+	a.failures++
+	if res.Reason != probeTLS && res.Reason != probeCredentials && graced(a.since, time.Now(), p.grace) {
+		res.State = ConnectionPending
+		res.Message = fmt.Sprintf("not connected yet, checking again (a vcluster just registered, ready or resumed has %s to answer): %s",
+			p.grace, res.Message)
+	}
+	return res, a.failures
+}
+
+// succeeded closes key's grace window and its run of failures.
+func (p *prober) succeeded(key types.NamespacedName) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a := p.tracked[key]; a != nil {
+		a.failures, a.since = 0, time.Time{}
+	}
+}
+
+func workloadObject(w *workload) client.Object {
+	if w == nil {
+		return nil
+	}
+	return w.Object
 }
 
 // stale says whether the cache still holds an older version of a
@@ -223,7 +312,7 @@ func (p *prober) forget(key types.NamespacedName) {
 // the registration says, and reports the change on the vcluster's
 // workload: a Warning on failure, a Normal on the first success and on
 // recovery. A steady state writes nothing and emits nothing.
-func (p *prober) record(ctx context.Context, s *corev1.Secret, res probeResult) error {
+func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res probeResult) error {
 	prevState := s.Annotations[ConnectionStateAnnotation]
 	if prevState == res.State && s.Annotations[ConnectionMessageAnnotation] == res.Message {
 		return nil
@@ -248,8 +337,6 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, res probeResult) 
 
 	logger := log.FromContext(ctx)
 	vcluster := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
-	// Without its workload (being deleted, say) the change is logged only.
-	w, _ := getWorkload(ctx, p.r.Client, vcluster)
 	if !p.report(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, res.State) {
 		return nil
 	}
@@ -262,7 +349,13 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, res probeResult) 
 				"Argo CD cannot connect to this vcluster with its registration (Secret %s/%s), which stays in place: %s",
 				s.Namespace, s.Name, res.Message)
 		}
-	case prevState != ConnectionSuccessful:
+	case res.State == ConnectionPaused:
+		logger.Info("the vcluster is paused; its registration is kept and not probed", "vcluster", vcluster.String(), "secret", s.Name)
+		if w != nil {
+			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonPaused, "Probe",
+				"Argo CD's registration of this vcluster (Secret %s/%s) is kept while it is paused: %s", s.Namespace, s.Name, res.Message)
+		}
+	case res.State == ConnectionSuccessful && prevState != ConnectionSuccessful:
 		logger.Info("Argo CD can connect to the vcluster", "vcluster", vcluster.String(), "secret", s.Name)
 		if w != nil {
 			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonConnected, "Probe",

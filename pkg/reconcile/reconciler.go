@@ -59,6 +59,10 @@ type Options struct {
 	ProbeInterval time.Duration
 	// ProbeTimeout bounds one probe (DefaultProbeTimeout when 0).
 	ProbeTimeout time.Duration
+	// ProbeGracePeriod is how long a vcluster just registered, ready or
+	// resumed may fail its probe, reported Pending, before it is reported
+	// Failed (DefaultProbeGracePeriod when 0).
+	ProbeGracePeriod time.Duration
 	// ProbeConcurrency bounds the probes running at once
 	// (DefaultProbeConcurrency when 0).
 	ProbeConcurrency int

@@ -20,7 +20,7 @@ func (r *Reconciler) scheduleProbes(_ context.Context, st *state) (bool, error) 
 		return false, nil
 	}
 	for _, d := range st.desired {
-		r.prober.track(st.registrations[d.Namespace], d)
+		r.prober.track(st.registrations[d.Namespace], d, st.workload)
 	}
 	return false, nil
 }

@@ -219,7 +219,8 @@ func requestsFor(list client.ObjectList) []reconcile.Request {
 }
 
 // workloadChanged passes the workload events that can change a
-// registration: creation, deletion, labels, annotations and readiness.
+// registration or its probe: creation, deletion, labels, annotations,
+// readiness, and a scale to or from zero (a pause by hand).
 // Routine status updates of a running vcluster pass no event.
 type workloadChanged struct {
 	predicate.Funcs
@@ -235,7 +236,8 @@ func (workloadChanged) Update(e event.UpdateEvent) bool {
 		!maps.Equal(o.GetLabels(), n.GetLabels()) ||
 		!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
 		o.GetUID() != n.GetUID() ||
-		ready(o) != ready(n)
+		ready(o) != ready(n) ||
+		pausedBy(o) != pausedBy(n)
 }
 
 func ready(o client.Object) bool {

@@ -160,11 +160,12 @@ func TestAlertsAndDashboardUseExportedMetrics(t *testing.T) {
 		t.Fatalf("found only %v in the alerts and dashboard: is the name pattern right?", used)
 	}
 
-	in, vcNS := installRunning(t)
+	// The stand-in's service name does not resolve here: the probe records
+	// a failure, which is what makes the per-vcluster series appear, once
+	// the grace period of a new registration is over (Pending has none).
+	in, vcNS := installRunning(t, "probe.gracePeriod=1s")
 	in.newVCluster(vcNS, "sandbox")
 	in.eventually("vcluster "+vcNS+"/sandbox is registered", func() bool { return in.registered(vcNS, "sandbox") })
-	// The stand-in's service name does not resolve here: the probe records
-	// a failure, which is what makes the per-vcluster series appear.
 	var scraped fixture.Metrics
 	in.eventually("the registrar exports the vcluster's connection state", func() bool {
 		var err error

@@ -48,10 +48,10 @@ type installed struct {
 // installRunning installs the chart trusting only a fresh namespace for
 // vclusters, whose name it returns, and runs the registrar until it is
 // ready.
-func installRunning(t *testing.T) (*installed, string) {
+func installRunning(t *testing.T, set ...string) (*installed, string) {
 	t.Helper()
 	id := fixture.RandomID()
-	in := install(t, "namespaceSelector=registrar-chart-test="+id)
+	in := install(t, append(set, "namespaceSelector=registrar-chart-test="+id)...)
 	vcNS := "vc-" + id
 	createNamespace(t, vcNS, map[string]string{"registrar-chart-test": id})
 	in.startRegistrar()

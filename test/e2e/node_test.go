@@ -579,3 +579,79 @@ func (n node) installVCluster(t *testing.T, vc VCluster) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestReadyToConnected: a vcluster installed by its own chart is reported
+// Connected within seconds of its pod becoming Ready, with no
+// ConnectionFailed on the way (the Service's forwarding rules and the
+// vcluster's API server are not in place the instant the pod is Ready: the
+// registrar reports that as Pending, not Failed). It runs last: no
+// ConnectionFailed Event may appear anywhere in a clean run.
+func TestReadyToConnected(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	fresh := VCluster{Name: "fresh", Namespace: "vcluster-fresh"}
+	n.installVCluster(t, fresh)
+	w := World{Host: n.host, ArgoCDNamespace: clusterArgoCDNamespace, Timeout: 4 * time.Minute}
+	EventuallyRegistered(t, w, fresh)
+	EventuallyProbed(t, w, fresh, "Successful")
+
+	for _, vc := range []VCluster{{Name: "sandbox", Namespace: "vcluster-sandbox"}, fresh} {
+		pod, err := n.cs.CoreV1().Pods(vc.Namespace).Get(ctx, vc.Name+"-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready time.Time
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = c.LastTransitionTime.Time
+			}
+		}
+		connected := n.eventTimes(ctx, t, vc.Namespace, "Connected", vc.Name)
+		var took time.Duration = -1
+		for _, at := range connected {
+			// The first Connected after the pod's current Ready: with
+			// seconds' precision both ways, it may be stamped before it.
+			if d := at.Sub(ready); d > -time.Second && (took < 0 || d < took) {
+				took = d
+			}
+		}
+		switch {
+		case ready.IsZero():
+			t.Errorf("%s: pod %s is not Ready", vc.Name, pod.Name)
+		case took < 0:
+			t.Errorf("%s: no Connected event after its pod became Ready at %s (Connected at %v)", vc.Name, ready, connected)
+		case took > 30*time.Second:
+			t.Errorf("%s: pod Ready → Connected took %s, want within seconds", vc.Name, took.Round(time.Second))
+		default:
+			t.Logf("%s: pod Ready → Connected in %s", vc.Name, took.Round(time.Second))
+		}
+	}
+
+	list, err := n.cs.EventsV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.Items {
+		if e.Reason != "ConnectionFailed" {
+			continue
+		}
+		t.Errorf("ConnectionFailed on %s %s/%s in a clean run: %s", e.Regarding.Kind, e.Regarding.Namespace, e.Regarding.Name, e.Note)
+	}
+}
+
+// eventTimes returns when the events of reason about the workload name in
+// ns were first emitted.
+func (n node) eventTimes(ctx context.Context, t *testing.T, ns, reason, name string) []time.Time {
+	t.Helper()
+	list, err := n.cs.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []time.Time
+	for _, e := range list.Items {
+		if e.Reason == reason && e.Regarding.Name == name {
+			at = append(at, e.EventTime.Time)
+		}
+	}
+	return at
+}

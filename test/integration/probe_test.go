@@ -266,7 +266,10 @@ func TestProbeNamesWhatIsWrong(t *testing.T) {
 		}
 		routes[serviceAddr(ns, tc.name)] = tc.via
 	}
-	e.start(probing(routes))
+	// A discovery failure is one a starting vcluster shows too: it is
+	// Pending for the grace period, then Failed. The others are Failed at
+	// once.
+	e.start(probing(routes), func(o *reconcile.Options) { o.ProbeGracePeriod = time.Second })
 	for _, tc := range cases {
 		createVCluster(t, k8sClient, ns, tc.name, tc.opts...)
 	}
