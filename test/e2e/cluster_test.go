@@ -51,22 +51,7 @@ var clusterVClusters = []string{"sandbox", "staging"}
 
 func TestClusterStory(t *testing.T) {
 	ctx := context.Background()
-	kubeconfig, helm := os.Getenv("KUBECONFIG"), os.Getenv("HELM")
-	if kubeconfig == "" || helm == "" {
-		t.Fatal("KUBECONFIG or HELM is not set: run `make e2e` (kind) or `make e2e-node` (the real node)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, host, cs, helm := clusterClients(t)
 	namespaces := []string{clusterArgoCDNamespace}
 	for _, name := range clusterVClusters {
 		namespaces = append(namespaces, "vcluster-"+name)
@@ -121,6 +106,29 @@ func TestClusterStory(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// clusterClients connects to the cluster of $KUBECONFIG, which `make e2e`
+// (kind) or `make e2e-node` (the real node) brought up, and returns $HELM.
+func clusterClients(t *testing.T) (*rest.Config, client.Client, kubernetes.Interface, string) {
+	t.Helper()
+	kubeconfig, helm := os.Getenv("KUBECONFIG"), os.Getenv("HELM")
+	if kubeconfig == "" || helm == "" {
+		t.Fatal("KUBECONFIG or HELM is not set: run `make e2e` (kind) or `make e2e-node` (the real node)")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, host, cs, helm
 }
 
 // vclusterClient connects to a vcluster's API server through a port-forward

@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -46,22 +45,10 @@ type node struct {
 
 func newNode(t *testing.T) node {
 	t.Helper()
-	kubeconfig, helm := os.Getenv("KUBECONFIG"), os.Getenv("HELM")
-	if kubeconfig == "" || helm == "" || os.Getenv("E2E_NODE_DIR") == "" {
-		t.Fatal("KUBECONFIG, HELM or E2E_NODE_DIR is not set: run `make e2e-node`")
+	if os.Getenv("E2E_NODE_DIR") == "" {
+		t.Fatal("E2E_NODE_DIR is not set: run `make e2e-node`")
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, host, cs, helm := clusterClients(t)
 	return node{host: host, cs: cs, helm: helm}
 }
 
