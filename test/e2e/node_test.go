@@ -147,9 +147,13 @@ func TestMetricsScrapedByPods(t *testing.T) {
 			// --retry-connrefused: the Service is new, and kube-proxy
 			// rejects connections until it has programmed its endpoint (a
 			// scrape 3 s after the upgrade was refused); an HTTP answer,
-			// whatever its code, is never retried.
+			// whatever its code, is never retried. The pod's log mixes
+			// both streams, so what curl says of a refused attempt goes to
+			// a file, shown only if curl gives up: stdout is the code,
+			// then the body.
 			out := n.runPod(ctx, t, "e2e-scrape-"+c.name, c.sa,
-				`curl -sS -k --retry 30 --retry-delay 1 --retry-connrefused -o /tmp/body -w '%{http_code}\n' `+auth+` `+url+` && cat /tmp/body`)
+				`curl -sS -k --retry 30 --retry-delay 1 --retry-connrefused -o /tmp/body -w '%{http_code}\n' `+auth+` `+url+
+					` 2>/tmp/err || { cat /tmp/err; exit 1; }; cat /tmp/body`)
 			code, body, _ := strings.Cut(out, "\n")
 			if code != c.code {
 				t.Fatalf("scrape %s as %s: HTTP %s, want %s; body: %.300s", url, c.name, code, c.code, body)
