@@ -42,10 +42,16 @@ const (
 	argoCDSecretTypeLabel = "argocd.argoproj.io/secret-type" // common.LabelKeySecretType in argo-cd
 	managedByLabel        = "app.kubernetes.io/managed-by"
 	managedByRegistrar    = "registrar"
+	// The vcluster a registration is for (README, "What it writes").
+	sourceNamespaceLabel = "registrar.dev/source-namespace"
+	sourceNameLabel      = "registrar.dev/source-name"
 	// The registrar's own connection probe records its result here
 	// (README, "What it tells you").
 	connectionStateAnnotation   = "registrar.dev/connection-state"
 	connectionMessageAnnotation = "registrar.dev/connection-message"
+	// What a registration was built from, hashed (README, "What it writes"):
+	// it changes exactly when the registration is rewritten.
+	contentHashAnnotation = "registrar.dev/content-hash"
 )
 
 // World is a running system under test, as both suites see it.

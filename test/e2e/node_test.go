@@ -19,7 +19,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -245,10 +248,23 @@ func create(ctx context.Context, t *testing.T, c client.Client, obj client.Objec
 	t.Cleanup(func() { _ = c.Delete(context.Background(), obj) })
 }
 
-// watchRegistrationWrites records every change to a Secret of ns that
-// carries the registrar's managed-by label, from now on; the returned
-// function lists them so far ("MODIFIED name").
-func watchRegistrationWrites(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) func() []string {
+// registrationEvent is one change to a registration: the watch event's
+// type, the Secret's name, the vcluster it registers ("namespace/name",
+// from its source labels), its content hash and its connection state,
+// and when the watch delivered it.
+type registrationEvent struct {
+	Type                      watch.EventType
+	Name, Source, Hash, State string
+	At                        time.Time
+}
+
+func (e registrationEvent) String() string { return fmt.Sprintf("%s %s", e.Type, e.Name) }
+
+// watchRegistrations records every change to a Secret of ns that carries
+// the registrar's managed-by label, from now on, across API server
+// restarts (a watch that ends resumes where it stopped); the returned
+// function lists them so far.
+func watchRegistrations(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) func() []registrationEvent {
 	t.Helper()
 	selector := managedByLabel + "=" + managedByRegistrar
 	list, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -256,26 +272,46 @@ func watchRegistrationWrites(ctx context.Context, t *testing.T, cs kubernetes.In
 		t.Fatal(err)
 	}
 	// From the list's version: what existed then is not a write.
-	w, err := cs.CoreV1().Secrets(ns).Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: list.ResourceVersion})
+	lw := &cache.ListWatch{WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		o.LabelSelector = selector
+		return cs.CoreV1().Secrets(ns).Watch(ctx, o)
+	}}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, lw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
 	var mu sync.Mutex
-	var events []string
+	var events []registrationEvent
 	go func() {
 		for e := range w.ResultChan() {
 			if s, ok := e.Object.(*corev1.Secret); ok {
 				mu.Lock()
-				events = append(events, fmt.Sprintf("%s %s", e.Type, s.Name))
+				events = append(events, registrationEvent{Type: e.Type, Name: s.Name,
+					Source: s.Labels[sourceNamespaceLabel] + "/" + s.Labels[sourceNameLabel],
+					Hash:   s.Annotations[contentHashAnnotation], State: s.Annotations[connectionStateAnnotation], At: time.Now()})
 				mu.Unlock()
 			}
 		}
 	}()
-	return func() []string {
+	return func() []registrationEvent {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]string(nil), events...)
+		return append([]registrationEvent(nil), events...)
+	}
+}
+
+// watchRegistrationWrites lists, as "MODIFIED name", every change to a
+// registration from now on (watchRegistrations).
+func watchRegistrationWrites(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) func() []string {
+	t.Helper()
+	events := watchRegistrations(ctx, t, cs, ns)
+	return func() []string {
+		var out []string
+		for _, e := range events() {
+			out = append(out, e.String())
+		}
+		return out
 	}
 }
 
