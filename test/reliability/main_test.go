@@ -30,8 +30,8 @@ func TestREADMETableListsTheScenarios(t *testing.T) {
 			t.Errorf("README's Reliability table lacks row %d: %q", i+1, s.tried)
 			continue
 		}
-		if got[i] != s.tried {
-			t.Errorf("README's Reliability table, row %d:\n got %q\nwant %q", i+1, got[i], s.tried)
+		if want := [2]string{s.tried, nodeCell(s)}; got[i] != want {
+			t.Errorf("README's Reliability table, row %d:\n got %q\nwant %q", i+1, got[i], want)
 		}
 	}
 	for _, extra := range got[min(len(got), len(scenarios)):] {
@@ -39,16 +39,16 @@ func TestREADMETableListsTheScenarios(t *testing.T) {
 	}
 }
 
-// readmeTable returns the "what was tried" column of the first table under
-// the README's "## Reliability" heading.
-func readmeTable(t *testing.T, readme string) []string {
+// readmeTable returns the "what was tried" and "on a real node" cells of
+// the first table under the README's "## Reliability" heading.
+func readmeTable(t *testing.T, readme string) [][2]string {
 	t.Helper()
 	_, section, ok := strings.Cut(readme, "\n## Reliability\n")
 	if !ok {
 		t.Fatal(`README.md has no "## Reliability" section`)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
-	var tried []string
+	var rows [][2]string
 	inTable := false
 	for line := range strings.Lines(section) {
 		line = strings.TrimSpace(line)
@@ -60,23 +60,24 @@ func readmeTable(t *testing.T, readme string) []string {
 		}
 		inTable = true
 		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if len(cells) != 2 {
-			t.Fatalf("README's Reliability table: row %q has %d cells, want 2 (held, what was tried)", line, len(cells))
+		if len(cells) != 3 {
+			t.Fatalf("README's Reliability table: row %q has %d cells, want 3 (held, what was tried, on a real node)", line, len(cells))
 		}
 		cell := strings.TrimSpace(cells[1])
 		if cell == "what was tried" || strings.Trim(cell, "-:") == "" {
 			continue // header and separator
 		}
-		tried = append(tried, cell)
+		rows = append(rows, [2]string{cell, strings.TrimSpace(cells[2])})
 	}
-	if len(tried) == 0 {
+	if len(rows) == 0 {
 		t.Fatal("README's Reliability section has no table")
 	}
-	return tried
+	return rows
 }
 
 // TestScenariosNameExistingTests catches a renamed or moved test, which
-// would otherwise show up only as a row that did not run.
+// would otherwise show up only as a row that did not run, or name a node
+// test that no longer exists.
 func TestScenariosNameExistingTests(t *testing.T) {
 	for _, pkg := range packages() {
 		funcs := topLevelFuncs(t, filepath.Join(moduleRoot, pkg))
@@ -84,6 +85,12 @@ func TestScenariosNameExistingTests(t *testing.T) {
 			if s.pkg == pkg && !funcs[s.test] {
 				t.Errorf("scenario %s: no func %s in %s", s.test, s.test, pkg)
 			}
+		}
+	}
+	nodeFuncs := topLevelFuncs(t, filepath.Join(moduleRoot, "test", "e2e"))
+	for _, s := range scenarios {
+		if s.node != "" && !nodeFuncs[s.node] {
+			t.Errorf("scenario %s: no func %s in ./test/e2e", s.test, s.node)
 		}
 	}
 }
@@ -133,7 +140,7 @@ func TestReportCountsMissingAsFailed(t *testing.T) {
 	if held != len(scenarios)-2 || failed != 2 {
 		t.Errorf("held %d, failed %d; want %d, 2", held, failed, len(scenarios)-2)
 	}
-	want := "| — | " + scenarios[0].tried + " |\n| no | " + scenarios[1].tried + " |\n"
+	want := "| — | " + scenarios[0].tried + " | " + nodeCell(scenarios[0]) + " |\n| no | " + scenarios[1].tried + " | " + nodeCell(scenarios[1]) + " |\n"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("markdown table lacks\n%s\ngot\n%s", want, out.String())
 	}
