@@ -37,7 +37,7 @@ KUBECONFIG_ADMIN=$D/admin.kubeconfig
 KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 # Paths components create whatever their flags say (../shared notes of the
 # project: "A real Kubernetes node, offline").
-FIXED_PATHS=(/run/containerd /var/lib/cni /var/log/containers /var/log/pods /var/lib/kubelet /usr/libexec/kubernetes /etc/cni /opt/cni)
+FIXED_PATHS=(/run/containerd /var/lib/cni /var/log/containers /var/log/pods /var/lib/kubelet /usr/libexec/kubernetes /etc/cni /opt/cni /opt/containerd)
 
 log() { printf '%s node: %s\n' "$(date +%T)" "$*" >&2; }
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
@@ -160,6 +160,10 @@ state = "$D/containerd/state"
   address = "$SOCK"
 [ttrpc]
   address = "$SOCK.ttrpc"
+# containerd's opt plugin makes /opt/containerd/{bin,lib} unless told
+# otherwise (containerd's docs/managed-opt.md: "default: /opt/containerd").
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$D/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "registry.k8s.io/pause:3.10"
   # The machine's capability bounding set lacks CAP_SYS_RESOURCE: runc
