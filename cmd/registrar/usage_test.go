@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,34 +26,155 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Flags whose value would silently mean something else are refused before
-// anything connects: exit status 2 and a message naming the flag.
-func TestMisleadingFlagsAreRefused(t *testing.T) {
+// apiServer stands in for the host cluster's API server: it answers every
+// request 503 and counts them, so that a test can tell whether the
+// registrar contacted it at all.
+type apiServer struct {
+	*httptest.Server
+	requests   atomic.Int64
+	encodings  chan string
+	kubeconfig string
+}
+
+func newAPIServer(t *testing.T) *apiServer {
+	s := &apiServer{encodings: make(chan string, 100)}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		select {
+		case s.encodings <- r.Header.Get("Accept-Encoding"):
+		default: // the first requests are enough; never block the server's Close
+		}
+		http.Error(w, "stand-in", http.StatusServiceUnavailable)
+	}))
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	s.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: s.URL, InsecureSkipTLSVerify: true}
+	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "t"}
+	cfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	cfg.CurrentContext = "x"
+	if err := clientcmd.WriteToFile(*cfg, s.kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// registrarRun is what one run of the registrar binary printed, and its
+// exit status.
+type registrarRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// runRegistrar runs the binary with args and $KUBECONFIG set to
+// kubeconfig, for at most 20 s: a run that should have been refused at
+// once and instead started a pass or the controller is stopped there.
+func runRegistrar(t *testing.T, kubeconfig string, args ...string) registrarRun {
+	t.Helper()
+	// Built first: the build is not the run the 20 s are for.
 	bin := fixture.RegistrarBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	run := registrarRun{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Errorf("registrar %v still ran after 20 s\n%s", args, run.stderr)
+		run.code = -1
+	case errors.As(err, &exit):
+		run.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running registrar %v: %v", args, err)
+	}
+	return run
+}
+
+// A usage error is refused before anything is contacted: exit status 2,
+// one line naming what is wrong, not a request to the API server. Above
+// all a plan never writes, whatever else is on its command line.
+func TestUsageErrorsContactNothing(t *testing.T) {
+	api := newAPIServer(t)
 	for _, tc := range []struct {
 		args []string
 		says string
 	}{
-		// client-go reads a QPS of 0 as its default of 5 per second.
-		{[]string{"--kube-api-qps=0"}, "--kube-api-qps must be -1"},
-		{[]string{"--kube-api-burst=0", "--kube-api-qps=10"}, "--kube-api-burst at least 1"},
-		{[]string{"--probe-concurrency=0"}, "--probe-concurrency at least 1"},
-		{[]string{"--probe-grace-period=0s"}, "--probe-grace-period and --expiry-warning more than 0"},
-		// A stray argument would drop every flag after it: a dry run that
-		// writes, or a controller started by `registrar version`.
-		{[]string{"--once", "typo", "--dry-run"}, `unexpected argument "typo"`},
-		{[]string{"version"}, `unexpected argument "version"`},
-		// A configuration error is not "changes pending" (1 in a dry run).
-		{[]string{"--once", "--dry-run", "--kubeconfig", "/nonexistent/kubeconfig"}, "no usable Kubernetes configuration"},
+		// A stray argument: Go's flag package used to stop there and drop
+		// every flag after it, turning a dry run into a write.
+		{[]string{"plan", "typo"}, `unexpected argument "typo": registrar plan takes flags only`},
+		{[]string{"plan", "--argocd-namespace", "argocd", "typo", "--output", "yaml"}, `unexpected argument "typo"`},
+		{[]string{"plan", "--", "--argocd-namespace=argocd"}, `unexpected argument "--argocd-namespace=argocd"`},
+		{[]string{"plan", "-o", "yaml", "json"}, `unexpected argument "json"`},
+		{[]string{"sync", "now"}, `unexpected argument "now": registrar sync takes flags only`},
+		{[]string{"controller", "start"}, `unexpected argument "start"`},
+		{[]string{"version", "--short"}, "unknown flag: --short; see 'registrar version --help'"},
+		// The flat form is gone: `registrar --once` is not a command.
+		{[]string{"--once", "--dry-run"}, "unknown flag: --once"},
+		{[]string{"typo"}, `unknown command "typo" for "registrar"`},
+		// A flag of another subcommand is not defined here.
+		{[]string{"plan", "--dry-run"}, "unknown flag: --dry-run; see 'registrar plan --help'"},
+		{[]string{"plan", "--leader-elect"}, "unknown flag: --leader-elect"},
+		{[]string{"sync", "--metrics-bind-address=:9090"}, "unknown flag: --metrics-bind-address"},
+		{[]string{"plan", "-o", "wide"}, "--output=wide: use yaml or json"},
+		// Values that would silently mean something else. client-go reads
+		// a QPS of 0 as its default of 5 per second.
+		{[]string{"plan", "--kube-api-qps=0"}, "--kube-api-qps=0: use -1"},
+		{[]string{"sync", "--kube-api-burst=0", "--kube-api-qps=10"}, "--kube-api-burst=0: use 1 or more"},
+		{[]string{"controller", "--probe-concurrency=0"}, "--probe-concurrency at least 1"},
 	} {
-		out, err := exec.Command(bin, tc.args...).CombinedOutput()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-			t.Errorf("registrar %v: %v, want exit status 2\n%s", tc.args, err, out)
-			continue
+		before := api.requests.Load()
+		run := runRegistrar(t, api.kubeconfig, tc.args...)
+		if run.code != exitUsage {
+			t.Errorf("registrar %v exited %d, want %d\n%s", tc.args, run.code, exitUsage, run.stderr)
 		}
-		if !strings.Contains(string(out), tc.says) {
-			t.Errorf("registrar %v said %q, want it to say %q", tc.args, out, tc.says)
+		if !strings.Contains(run.stderr, tc.says) {
+			t.Errorf("registrar %v said %q, want it to say %q", tc.args, run.stderr, tc.says)
+		}
+		if n := api.requests.Load() - before; n > 0 {
+			t.Errorf("registrar %v sent %d requests to the API server; want none", tc.args, n)
+		}
+		if run.stdout != "" {
+			t.Errorf("registrar %v printed %q on stdout; want nothing", tc.args, run.stdout)
+		}
+	}
+}
+
+// A configuration error is not "changes pending" (1 of plan) nor "a
+// vcluster in error" (1 of sync): it exits 2.
+func TestConfigurationErrorsExit2(t *testing.T) {
+	api := newAPIServer(t)
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"plan", "--kubeconfig", "/nonexistent/kubeconfig"}, "no usable Kubernetes configuration"},
+		{[]string{"sync", "--kubeconfig", "/nonexistent/kubeconfig"}, "no usable Kubernetes configuration"},
+		{[]string{"plan", "--context", "nope"}, `context "nope" does not exist`},
+		// The stand-in answers 503 to everything.
+		{[]string{"plan"}, "the server is currently unable to handle the request"},
+		{[]string{"controller"}, `"msg":"setting up the controller"`},
+	} {
+		run := runRegistrar(t, api.kubeconfig, tc.args...)
+		if run.code != exitUsage {
+			t.Errorf("registrar %v exited %d, want %d\n%s", tc.args, run.code, exitUsage, run.stderr)
+		}
+		if !strings.Contains(run.stderr, tc.says) {
+			t.Errorf("registrar %v said %q, want it to say %q", tc.args, run.stderr, tc.says)
+		}
+	}
+}
+
+func TestVersionPrintsOneLine(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		run := runRegistrar(t, "", args...)
+		if run.code != exitOK || !strings.HasPrefix(run.stdout, "registrar ") || strings.Count(run.stdout, "\n") != 1 {
+			t.Errorf("registrar %v: exit %d, stdout %q; want 0 and one line", args, run.code, run.stdout)
 		}
 	}
 }
@@ -68,32 +191,14 @@ func TestCompressionIsAskedForOnlyWhenTurnedOn(t *testing.T) {
 		{nil, false},
 		{[]string{"--kube-api-compression=true"}, true},
 	} {
-		encodings := make(chan string, 100)
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case encodings <- r.Header.Get("Accept-Encoding"):
-			default: // the first requests are enough; never block the server's Close
-			}
-			http.Error(w, "stand-in", http.StatusServiceUnavailable)
-		}))
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-		cfg := clientcmdapi.NewConfig()
-		cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: srv.URL, InsecureSkipTLSVerify: true}
-		cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "t"}
-		cfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-		cfg.CurrentContext = "x"
-		if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
-			t.Fatal(err)
-		}
+		api := newAPIServer(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig, "--once", "--dry-run"}, tc.args...)...)
+		cmd := exec.CommandContext(ctx, bin, append([]string{"plan", "--kubeconfig", api.kubeconfig}, tc.args...)...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case got := <-encodings:
+		case got := <-api.encodings:
 			if asked := strings.Contains(got, "gzip"); asked != tc.gzip {
 				t.Errorf("registrar %v sent Accept-Encoding %q; want gzip asked for: %v", tc.args, got, tc.gzip)
 			}
@@ -102,6 +207,5 @@ func TestCompressionIsAskedForOnlyWhenTurnedOn(t *testing.T) {
 		}
 		cancel()
 		_ = cmd.Wait()
-		srv.Close()
 	}
 }

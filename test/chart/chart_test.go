@@ -33,9 +33,11 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// defaultArgs are the container's flags with the chart's defaults,
+// defaultArgs are the container's arguments (the controller subcommand and
+// its flags) with the chart's defaults,
 // installed as release "registrar" in namespace "argocd".
 var defaultArgs = []string{
+	"controller",
 	"--argocd-namespace=argocd",
 	"--argocd-namespaces=",
 	"--leader-elect=true",
@@ -286,6 +288,7 @@ func TestValuesMapToFlags(t *testing.T) {
 	}}.template(t)
 	c := m.container(t)
 	want := []string{
+		"controller",
 		"--argocd-namespace=gitops",
 		"--argocd-namespaces=argocd-staging,gitops",
 		"--leader-elect=false",

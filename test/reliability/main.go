@@ -53,7 +53,7 @@ var scenarios = []scenario{
 	{"./test/integration", "TestKeepsRegistrationWhenDeploymentReadFails", "StatefulSet NotFound, Deployment read failing: nothing deleted, the reconcile fails and is retried"},
 	{"./test/integration", "TestDeletesOnProofOnlyTheSecretItRead", "registration recreated after the cache last saw it: the delete's UID precondition spares the new one"},
 	{"./test/integration", "TestWritesNothingWhenNothingChanged", "steady state, an unrelated change, repeated reconciles: zero write requests at the API server"},
-	{"./test/integration", "TestDryRunWritesNothingAndSaysWhatAPassWouldDo", "`--once --dry-run`, as admin and as a read-only user: every Secret, Event and workload annotation unchanged; `-o yaml` shows no credential"},
+	{"./test/integration", "TestPlanWritesNothingAndSaysWhatAPassWouldDo", "`registrar plan`, as admin and as a read-only user: every Secret, Event and workload annotation unchanged; `-o yaml` shows no credential"},
 	{"./test/chart", "TestMetricsServeOnlyAuthorizedScrapers", "metrics scraped without a token, with one lacking `get /metrics`: 401, 403; the chart's metrics-reader: 200"},
 	{"./test/chart", "TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations", "tenant with edit rights sets, removes or creates with any `registrar.dev/` annotation: refused by the chart's admission guard, naming it"},
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/registrar-dev/registrar/pkg/reconcile"
+)
+
+// registrationFlags decide what each vcluster's registration holds and
+// where it is written: controller, plan and sync take them, so that a plan
+// shows what the controller with the same flags would do.
+type registrationFlags struct {
+	argocdNamespace   string
+	argocdNamespaces  string
+	namespaceSelector string
+	watchNamespaces   string
+	nameTemplate      string
+	propagateLabels   string
+	propagateNSLabels string
+	propagateAnns     string
+	identity          string
+	tokenTTL          time.Duration
+	expiryWarning     time.Duration
+
+	// argocdNamespaceSet is whether --argocd-namespace was given.
+	argocdNamespaceSet func() bool
+}
+
+func (f *registrationFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.argocdNamespace, "argocd-namespace", "argocd", "Namespace of Argo CD, where the cluster Secrets are written; with --argocd-namespaces, the one of them a vcluster is registered in unless it names another.")
+	fs.StringVar(&f.argocdNamespaces, "argocd-namespaces", "", "Comma-separated namespaces of the Argo CD instances a vcluster may choose with annotation registrar.dev/argocd-namespace (default: just --argocd-namespace).")
+	fs.StringVar(&f.namespaceSelector, "namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
+	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for vclusters (default: all); lets RBAC grant Secret access in these namespaces only.")
+	fs.StringVar(&f.nameTemplate, "cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
+	fs.StringVar(&f.propagateLabels, "propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
+	fs.StringVar(&f.propagateNSLabels, "propagate-namespace-labels", "", "Comma-separated label keys copied from a vcluster's Namespace onto its Argo CD cluster Secret (a workload label of the same key wins).")
+	fs.StringVar(&f.propagateAnns, "propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
+	fs.StringVar(&f.identity, "identity", reconcile.IdentityAdmin, "Identity Argo CD gets in a vcluster that sets no annotation registrar.dev/identity: \"admin\" (the kubeconfig Secret's credentials) or \"serviceaccount\" (a token of ServiceAccount kube-system/argocd-manager the registrar keeps inside the vcluster).")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", reconcile.DefaultTokenTTL, "Lifetime of the ServiceAccount tokens of the serviceaccount identity (at least 10m); each is renewed after two thirds of it.")
+	fs.DurationVar(&f.expiryWarning, "expiry-warning", reconcile.DefaultExpiryWarning, "How long before a registration's credentials expire a CredentialsExpiring event warns.")
+	f.argocdNamespaceSet = func() bool { return fs.Changed("argocd-namespace") }
+}
+
+// options checks the flags and returns the reconciler's options they
+// make, or one error per wrong flag.
+func (f *registrationFlags) options() (reconcile.Options, []error) {
+	var (
+		opts reconcile.Options
+		errs []error
+		err  error
+	)
+	if opts.ArgoCDNamespaces, err = argocdNamespaceList(f.argocdNamespace, f.argocdNamespaces, f.argocdNamespaceSet()); err != nil {
+		errs = append(errs, err)
+	}
+	if f.expiryWarning <= 0 {
+		errs = append(errs, fmt.Errorf("--expiry-warning=%s: use a duration more than 0, e.g. 168h", f.expiryWarning))
+	}
+	if err := identityFlags(f.identity, f.tokenTTL); err != nil {
+		errs = append(errs, err)
+	}
+	opts.Identity, opts.TokenTTL, opts.ExpiryWarning = f.identity, f.tokenTTL, f.expiryWarning
+	if opts.ClusterName, err = template.New("cluster-name").Option("missingkey=error").Parse(f.nameTemplate); err != nil {
+		errs = append(errs, fmt.Errorf("--cluster-name-template: %w", err))
+	}
+	if f.namespaceSelector != "" {
+		if opts.NamespaceSelector, err = labels.Parse(f.namespaceSelector); err != nil {
+			errs = append(errs, fmt.Errorf("--namespace-selector: %w", err))
+		}
+	}
+	opts.WatchNamespaces = splitList(f.watchNamespaces)
+	for _, p := range []struct {
+		flag, what string
+		value      string
+		into       *[]string
+	}{
+		{"--propagate-labels", "a label key", f.propagateLabels, &opts.PropagateLabels},
+		{"--propagate-namespace-labels", "a label key", f.propagateNSLabels, &opts.PropagateNamespaceLabels},
+		{"--propagate-annotations", "an annotation key", f.propagateAnns, &opts.PropagateAnnotations},
+	} {
+		*p.into = splitList(p.value)
+		for _, k := range *p.into {
+			if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not %s: %s", p.flag, k, p.what, strings.Join(msgs, "; ")))
+			}
+		}
+	}
+	return opts, errs
+}
+
+// argocdNamespaceList is Options.ArgoCDNamespaces from the flags: the
+// listed namespaces, the default one first. An explicit --argocd-namespace
+// must be among them.
+func argocdNamespaceList(single, list string, singleSet bool) ([]string, error) {
+	namespaces := splitList(list)
+	if len(namespaces) == 0 {
+		namespaces = []string{single}
+	}
+	seen := map[string]bool{}
+	for _, ns := range namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--argocd-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		if seen[ns] {
+			return nil, fmt.Errorf("--argocd-namespaces: %q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	if !singleSet {
+		return namespaces, nil
+	}
+	i := slices.Index(namespaces, single)
+	if i < 0 {
+		return nil, fmt.Errorf("--argocd-namespace=%s is not one of --argocd-namespaces=%s: list it there, or name one of those", single, list)
+	}
+	return append([]string{single}, slices.Delete(slices.Clone(namespaces), i, i+1)...), nil
+}
+
+// identityFlags checks --identity and --token-ttl.
+func identityFlags(identity string, ttl time.Duration) error {
+	if identity != reconcile.IdentityAdmin && identity != reconcile.IdentityServiceAccount {
+		return fmt.Errorf("--identity=%s: use %q or %q", identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount)
+	}
+	if ttl < reconcile.MinTokenTTL {
+		return fmt.Errorf("--token-ttl=%s: the TokenRequest API issues no token shorter than %s; use %s or more", ttl, reconcile.MinTokenTTL, reconcile.MinTokenTTL)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
