@@ -24,6 +24,8 @@ type passFlags struct {
 	host         hostFlags
 	registration registrationFlags
 	output       string
+	// lease is sync's: plan writes nothing, and so races with no one.
+	lease *leaseFlags
 }
 
 func (f *passFlags) add(cmd *cobra.Command, output string) {
@@ -54,7 +56,7 @@ func newPlanCommand() *cobra.Command {
 }
 
 func newSyncCommand() *cobra.Command {
-	f := &passFlags{}
+	f := &passFlags{lease: &leaseFlags{}}
 	cmd := &cobra.Command{
 		Use:     "sync",
 		GroupID: groupRegistrations,
@@ -62,13 +64,19 @@ func newSyncCommand() *cobra.Command {
 		Long: "Make the pass `registrar plan` shows, for real: register, update and remove Argo CD\n" +
 			"cluster Secrets, then print a line per vcluster. No leader election, no connection check,\n" +
 			"no metrics endpoint.\n\n" +
+			"It refuses to run while a controller holds the leader election Lease, since the two would\n" +
+			"race over the same Secrets; --force runs it anyway.\n\n" +
 			"Exit status: 0 every vcluster in its desired state, 1 a vcluster refused or in error,\n" +
-			"2 a usage or configuration error.",
+			"2 a usage or configuration error, or a controller running.",
 		Example: "  registrar sync --context my-host-cluster --argocd-namespace argocd",
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runPass(cmd, f, false) },
 	}
 	f.add(cmd, "\"yaml\" or \"json\" prints the Argo CD cluster Secrets written, every secret value redacted, instead of a line per vcluster.")
+	fs := cmd.Flags()
+	fs.StringVar(&f.lease.namespace, "leader-election-namespace", "", "Namespace of the controller's leader election Lease, read to tell whether a controller is running (default: the first Argo CD namespace, where the chart installs by default).")
+	fs.StringVar(&f.lease.id, "leader-election-id", "registrar-leader", "Name of the controller's leader election Lease.")
+	fs.BoolVar(&f.lease.force, "force", false, "Run even while a controller holds the Lease.")
 	return cmd
 }
 
@@ -87,6 +95,14 @@ func runPass(cmd *cobra.Command, f *passFlags, dryRun bool) error {
 		return err
 	}
 	ctx := cmd.Context()
+	if f.lease != nil {
+		if f.lease.namespace == "" {
+			f.lease.namespace = opts.ArgoCDNamespaces[0]
+		}
+		if err := f.lease.refuseWhileLeading(ctx, cfg); err != nil {
+			return err
+		}
+	}
 	setPlainLogger(cmd.ErrOrStderr())
 	logNeverPropagated(ctrl.Log.WithName("setup"), opts)
 

@@ -15,12 +15,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -396,4 +398,41 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	if strings.Contains(run.stdout, ns+"/gone") {
 		t.Errorf("the pruned vcluster is still reported:\n%s", run.stdout)
 	}
+}
+
+// TestSyncRefusesWhileAControllerLeads: sync and a running controller
+// would race over the same Secrets, so sync refuses, saying who holds the
+// leader election Lease, unless --force; a lease left to expire holds
+// nothing.
+func TestSyncRefusesWhileAControllerLeads(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vc", true)
+	e.newVCluster(ns, "alpha")
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.argocd, Name: "registrar-leader"},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To("registrar-7d9f-abcde"),
+			LeaseDurationSeconds: ptr.To(int32(60)),
+			RenewTime:            ptr.To(metav1.NewMicroTime(time.Now())),
+		},
+	}
+	if err := k8sClient.Create(context.Background(), lease); err != nil {
+		t.Fatal(err)
+	}
+
+	run := e.sync()
+	run.wantCode(t, 2)
+	if want := "a controller is running: registrar-7d9f-abcde holds Lease " + e.argocd + "/registrar-leader"; !strings.Contains(run.stderr, want) || !strings.Contains(run.stderr, "--force") {
+		t.Errorf("sync said %q; want it to say %q and how to go on (--force)", run.stderr, want)
+	}
+	e.neverRegistered(ns, "alpha")
+
+	e.sync("--force").wantCode(t, 0)
+	if e.registration(ns, "alpha") == nil {
+		t.Error("sync --force did not register alpha")
+	}
+
+	// The holder stopped renewing a minute ago: the lease has expired.
+	e.update(lease, func() { lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now().Add(-61 * time.Second))) })
+	e.sync().wantCode(t, 0)
 }
