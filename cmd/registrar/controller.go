@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -92,9 +94,7 @@ func newControllerCommand() *cobra.Command {
 func runController(ctx context.Context, f *controllerFlags) error {
 	opts, errs := f.registration.options()
 	errs = append(errs, f.host.validate()...)
-	if f.probeInterval < 0 || f.probeTimeout <= 0 || f.probeGrace <= 0 || f.probeConcurrency < 1 {
-		errs = append(errs, errors.New("--probe-interval must be 0 or more, --probe-timeout and --probe-grace-period more than 0, --probe-concurrency at least 1"))
-	}
+	errs = append(errs, f.validate()...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -121,6 +121,41 @@ func runController(ctx context.Context, f *controllerFlags) error {
 		return exitStatus(exitOutcome)
 	}
 	return nil
+}
+
+// validate checks the flags only the controller takes.
+func (f *controllerFlags) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(notNegative("probe-interval", f.probeInterval, "5m"))
+	add(positive("probe-timeout", f.probeTimeout, "10s"))
+	add(positive("probe-grace-period", f.probeGrace, "1m"))
+	add(atLeastOne("probe-concurrency", f.probeConcurrency))
+	add(atLeastOne("max-concurrent-reconciles", f.concurrency))
+	add(positive("resync-period", f.resync, "10m"))
+	add(listenAddress("metrics-bind-address", f.metricsAddr, true))
+	add(listenAddress("health-probe-bind-address", f.healthProbeAddr, true))
+	add(listenAddress("pprof-bind-address", f.pprofAddr, true))
+	if f.leaderElectionNS != "" {
+		add(namespaceName("leader-election-namespace", f.leaderElectionNS))
+	}
+	if msgs := validation.IsDNS1123Subdomain(f.leaderElectionID); len(msgs) > 0 {
+		add(fmt.Errorf("--leader-election-id=%s: not a Lease name (lower-case letters, digits, '-' and '.', e.g. registrar-leader): %s", f.leaderElectionID, strings.Join(msgs, "; ")))
+	}
+	add(positive("leader-election-retry-period", f.retryPeriod, "2s"))
+	// client-go's leader election refuses these at start, after the
+	// manager is built; say so before anything runs.
+	if f.renewDeadline <= f.retryPeriod {
+		add(fmt.Errorf("--leader-election-renew-deadline=%s: use more than --leader-election-retry-period (%s), e.g. 10s", f.renewDeadline, f.retryPeriod))
+	}
+	if f.leaseDuration <= f.renewDeadline {
+		add(fmt.Errorf("--leader-election-lease-duration=%s: use more than --leader-election-renew-deadline (%s), e.g. 15s", f.leaseDuration, f.renewDeadline))
+	}
+	return errs
 }
 
 // newControllerManager sets up the controller and its endpoints.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestIdentityFlags(t *testing.T) {
 		{identity: "sa", ttl: time.Hour, err: `--identity=sa: use "admin" or "serviceaccount"`},
 		{identity: "serviceaccount", ttl: time.Minute, err: "no token shorter than 10m0s"},
 	} {
-		err := identityFlags(tc.identity, tc.ttl)
+		err := errors.Join(identityFlags(tc.identity, tc.ttl)...)
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%+v: error %v, want %q", tc, err, tc.err)
 		}

@@ -101,6 +101,9 @@ func newRootCommand() *cobra.Command {
 		newControllerCommand(),
 		newVersionCommand(),
 	)
+	for _, cmd := range root.Commands() {
+		sayForms(cmd.Flags())
+	}
 	return root
 }
 

@@ -7,7 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -95,6 +98,13 @@ func runPass(cmd *cobra.Command, f *passFlags, dryRun bool) error {
 		return err
 	}
 	ctx := cmd.Context()
+	needs := "get, list and watch on statefulsets, deployments, services, secrets and namespaces"
+	if !dryRun {
+		needs += ", and the writes of the chart's RBAC (Secrets in the Argo CD namespaces, events)"
+	}
+	if err := checkReads(ctx, cfg, passReads(opts), needs); err != nil {
+		return err
+	}
 	if f.lease != nil {
 		if f.lease.namespace == "" {
 			f.lease.namespace = opts.ArgoCDNamespaces[0]
@@ -141,4 +151,22 @@ func setPlainLogger(w io.Writer) {
 	}), zap.Level(zapcore.ErrorLevel), zap.StacktraceLevel(zapcore.PanicLevel)), logging.MaxVerbosity)
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
+}
+
+// passReads are the lists of a pass: what reconcile.CacheOptions caches.
+func passReads(opts reconcile.Options) []read {
+	watched := opts.WatchNamespaces
+	if len(watched) == 0 {
+		watched = []string{""}
+	}
+	apps := func(r string) schema.GroupVersionResource { return appsv1.SchemeGroupVersion.WithResource(r) }
+	core := func(r string) schema.GroupVersionResource { return corev1.SchemeGroupVersion.WithResource(r) }
+	reads := []read{{resource: core("namespaces")}}
+	for _, ns := range watched {
+		reads = append(reads, read{apps("statefulsets"), ns}, read{apps("deployments"), ns}, read{core("services"), ns}, read{core("secrets"), ns})
+	}
+	for _, ns := range opts.ArgoCDNamespaces {
+		reads = append(reads, read{core("secrets"), ns})
+	}
+	return reads
 }

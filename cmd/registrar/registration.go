@@ -60,22 +60,25 @@ func (f *registrationFlags) options() (reconcile.Options, []error) {
 	if opts.ArgoCDNamespaces, err = argocdNamespaceList(f.argocdNamespace, f.argocdNamespaces, f.argocdNamespaceSet()); err != nil {
 		errs = append(errs, err)
 	}
-	if f.expiryWarning <= 0 {
-		errs = append(errs, fmt.Errorf("--expiry-warning=%s: use a duration more than 0, e.g. 168h", f.expiryWarning))
-	}
-	if err := identityFlags(f.identity, f.tokenTTL); err != nil {
+	if err := positive("expiry-warning", f.expiryWarning, "168h"); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, identityFlags(f.identity, f.tokenTTL)...)
 	opts.Identity, opts.TokenTTL, opts.ExpiryWarning = f.identity, f.tokenTTL, f.expiryWarning
-	if opts.ClusterName, err = template.New("cluster-name").Option("missingkey=error").Parse(f.nameTemplate); err != nil {
-		errs = append(errs, fmt.Errorf("--cluster-name-template: %w", err))
+	if opts.ClusterName, err = clusterNameTemplate(f.nameTemplate); err != nil {
+		errs = append(errs, err)
 	}
 	if f.namespaceSelector != "" {
 		if opts.NamespaceSelector, err = labels.Parse(f.namespaceSelector); err != nil {
-			errs = append(errs, fmt.Errorf("--namespace-selector: %w", err))
+			errs = append(errs, fmt.Errorf("--namespace-selector=%s: %w; use a label selector, e.g. 'team in (a,b)' or 'registrar.dev/trusted=true'", f.namespaceSelector, err))
 		}
 	}
 	opts.WatchNamespaces = splitList(f.watchNamespaces)
+	for _, ns := range opts.WatchNamespaces {
+		if err := namespaceName("watch-namespaces", ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, p := range []struct {
 		flag, what string
 		value      string
@@ -105,8 +108,8 @@ func argocdNamespaceList(single, list string, singleSet bool) ([]string, error) 
 	}
 	seen := map[string]bool{}
 	for _, ns := range namespaces {
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			return nil, fmt.Errorf("--argocd-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		if err := namespaceName("argocd-namespaces", ns); err != nil {
+			return nil, err
 		}
 		if seen[ns] {
 			return nil, fmt.Errorf("--argocd-namespaces: %q is listed twice", ns)
@@ -124,14 +127,41 @@ func argocdNamespaceList(single, list string, singleSet bool) ([]string, error) 
 }
 
 // identityFlags checks --identity and --token-ttl.
-func identityFlags(identity string, ttl time.Duration) error {
+func identityFlags(identity string, ttl time.Duration) []error {
+	var errs []error
 	if identity != reconcile.IdentityAdmin && identity != reconcile.IdentityServiceAccount {
-		return fmt.Errorf("--identity=%s: use %q or %q", identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount)
+		errs = append(errs, fmt.Errorf("--identity=%s: use %q or %q", identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount))
 	}
 	if ttl < reconcile.MinTokenTTL {
-		return fmt.Errorf("--token-ttl=%s: the TokenRequest API issues no token shorter than %s; use %s or more", ttl, reconcile.MinTokenTTL, reconcile.MinTokenTTL)
+		errs = append(errs, fmt.Errorf("--token-ttl=%s: the TokenRequest API issues no token shorter than %s; use %s or more, e.g. 24h", ttl, reconcile.MinTokenTTL, reconcile.MinTokenTTL))
 	}
-	return nil
+	return errs
+}
+
+// clusterNameTemplate parses --cluster-name-template and renders it for
+// two sample vclusters, so that a template that fails, renders nothing or
+// names every vcluster alike is refused now rather than per vcluster.
+func clusterNameTemplate(text string) (*template.Template, error) {
+	const hint = "use a Go template over .Namespace and .Name, e.g. " + reconcile.DefaultClusterNameTemplate
+	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-name-template=%s: %w; %s", text, err, hint)
+	}
+	var names []string
+	for _, vc := range []reconcile.NameData{{Namespace: "team-a", Name: "sandbox"}, {Namespace: "team-b", Name: "ci"}} {
+		var b strings.Builder
+		if err := tmpl.Execute(&b, vc); err != nil {
+			return nil, fmt.Errorf("--cluster-name-template=%s: %w; %s", text, err, hint)
+		}
+		if strings.TrimSpace(b.String()) == "" {
+			return nil, fmt.Errorf("--cluster-name-template=%s renders an empty name for vcluster %s/%s; %s", text, vc.Namespace, vc.Name, hint)
+		}
+		names = append(names, b.String())
+	}
+	if names[0] == names[1] {
+		return nil, fmt.Errorf("--cluster-name-template=%s names every vcluster %q; %s", text, names[0], hint)
+	}
+	return tmpl, nil
 }
 
 func splitList(s string) []string {

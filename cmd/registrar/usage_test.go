@@ -126,7 +126,22 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 		// a QPS of 0 as its default of 5 per second.
 		{[]string{"plan", "--kube-api-qps=0"}, "--kube-api-qps=0: use -1"},
 		{[]string{"sync", "--kube-api-burst=0", "--kube-api-qps=10"}, "--kube-api-burst=0: use 1 or more"},
-		{[]string{"controller", "--probe-concurrency=0"}, "--probe-concurrency at least 1"},
+		{[]string{"controller", "--probe-concurrency=0"}, "--probe-concurrency=0: use 1 or more"},
+		// Every value is checked before anything runs, with the form
+		// expected, not the parser's words nor 90 lines of usage.
+		{[]string{"controller", "--probe-interval=abc"}, `invalid argument "abc" for "--probe-interval" flag: use a duration such as 90s, 5m or 1h30m; see 'registrar controller --help'`},
+		{[]string{"plan", "--kube-api-burst=many"}, `invalid argument "many" for "--kube-api-burst" flag: use a whole number`},
+		{[]string{"controller", "--leader-elect=maybe"}, `invalid argument "maybe" for "--leader-elect" flag: use true or false`},
+		{[]string{"controller", "--probe-timeout=0"}, "--probe-timeout=0s: use a duration more than 0, e.g. 10s"},
+		{[]string{"plan", "--watch-namespaces=team-a,Team_A"}, `--watch-namespaces: "Team_A" is not a namespace name; use a DNS label`},
+		{[]string{"plan", "--argocd-namespace=Argo"}, `--argocd-namespaces: "Argo" is not a namespace name`},
+		{[]string{"plan", "--cluster-name-template={{.Nam}}"}, "--cluster-name-template={{.Nam}}: template: cluster-name:1:2: executing"},
+		{[]string{"plan", "--cluster-name-template={{.Namespace"}, "--cluster-name-template={{.Namespace: template: cluster-name:1: unclosed action; use a Go template over .Namespace and .Name"},
+		{[]string{"sync", "--cluster-name-template=prod"}, `--cluster-name-template=prod names every vcluster "prod"`},
+		{[]string{"plan", "--namespace-selector=team in a,b)"}, "--namespace-selector=team in a,b): "},
+		{[]string{"controller", "--metrics-bind-address=8443"}, "--metrics-bind-address=8443: use host:port or :port"},
+		{[]string{"controller", "--leader-election-lease-duration=5s"}, "--leader-election-lease-duration=5s: use more than --leader-election-renew-deadline (10s)"},
+		{[]string{"plan", "--identity=sa"}, `--identity=sa: use "admin" or "serviceaccount"`},
 	} {
 		before := api.requests.Load()
 		run := runRegistrar(t, api.kubeconfig, tc.args...)
@@ -142,6 +157,37 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 		if run.stdout != "" {
 			t.Errorf("registrar %v printed %q on stdout; want nothing", tc.args, run.stdout)
 		}
+		if lines := strings.Count(run.stderr, "\n"); lines != 1 {
+			t.Errorf("registrar %v printed %d lines on stderr; want one:\n%s", tc.args, lines, run.stderr)
+		}
+	}
+}
+
+// Each wrong flag gets its own line; none hides another.
+func TestEveryWrongFlagIsNamed(t *testing.T) {
+	api := newAPIServer(t)
+	run := runRegistrar(t, api.kubeconfig, "controller", "--probe-timeout=0", "--probe-grace-period=-1s",
+		"--watch-namespaces=Team_A", "--identity=root", "--expiry-warning=0", "--kube-api-qps=0")
+	if run.code != exitUsage {
+		t.Errorf("exit %d, want %d", run.code, exitUsage)
+	}
+	lines := strings.Split(strings.TrimSpace(run.stderr), "\n")
+	for _, flag := range []string{"--probe-timeout=", "--probe-grace-period=", "--watch-namespaces:", "--identity=", "--expiry-warning=", "--kube-api-qps="} {
+		n := 0
+		for _, l := range lines {
+			if strings.HasPrefix(l, "registrar: "+flag) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d lines name %s, want one:\n%s", n, flag, run.stderr)
+		}
+	}
+	if len(lines) != 6 {
+		t.Errorf("%d lines, want one per wrong flag:\n%s", len(lines), run.stderr)
+	}
+	if api.requests.Load() > 0 {
+		t.Error("the registrar contacted the API server")
 	}
 }
 
@@ -149,15 +195,20 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 // vcluster in error" (1 of sync): it exits 2.
 func TestConfigurationErrorsExit2(t *testing.T) {
 	api := newAPIServer(t)
+	gone := newAPIServer(t)
+	gone.Close()
+	unreachable := gone.kubeconfig
 	for _, tc := range []struct {
 		args []string
 		says string
 	}{
-		{[]string{"plan", "--kubeconfig", "/nonexistent/kubeconfig"}, "no usable Kubernetes configuration"},
-		{[]string{"sync", "--kubeconfig", "/nonexistent/kubeconfig"}, "no usable Kubernetes configuration"},
-		{[]string{"plan", "--context", "nope"}, `context "nope" does not exist`},
+		{[]string{"plan", "--kubeconfig", "/nonexistent/kubeconfig"}, "--kubeconfig=/nonexistent/kubeconfig: cannot read it (no such file or directory)"},
+		{[]string{"sync", "--kubeconfig", "/nonexistent/kubeconfig"}, "--kubeconfig=/nonexistent/kubeconfig: cannot read it"},
+		{[]string{"plan", "--context", "nope"}, "--context=nope: the kubeconfig has no such context; use one of [x]"},
 		// The stand-in answers 503 to everything.
-		{[]string{"plan"}, "the server is currently unable to handle the request"},
+		{[]string{"plan"}, "cannot list namespaces at the API server " + api.URL + ": the server is currently unable to handle the request; check --context"},
+		{[]string{"sync"}, "cannot list namespaces at the API server " + api.URL},
+		{[]string{"plan", "--kubeconfig", unreachable}, "connection refused; check --context and that the cluster is up"},
 		{[]string{"controller"}, `"msg":"setting up the controller"`},
 	} {
 		run := runRegistrar(t, api.kubeconfig, tc.args...)

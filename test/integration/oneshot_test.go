@@ -84,10 +84,14 @@ func kubeconfigWithContexts(t *testing.T, as string) string {
 			"host":    {Server: cfg.Host, CertificateAuthorityData: cfg.CAData},
 			"nowhere": {Server: "https://127.0.0.1:1"},
 		},
-		AuthInfos: map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: as}},
+		AuthInfos: map[string]*clientcmdapi.AuthInfo{
+			"admin":    {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: as},
+			"stranger": {Token: "not-a-token"},
+		},
 		Contexts: map[string]*clientcmdapi.Context{
-			"host":    {Cluster: "host", AuthInfo: "admin"},
-			"nowhere": {Cluster: "nowhere", AuthInfo: "admin"},
+			"host":     {Cluster: "host", AuthInfo: "admin"},
+			"nowhere":  {Cluster: "nowhere", AuthInfo: "admin"},
+			"stranger": {Cluster: "host", AuthInfo: "stranger"},
 		},
 		CurrentContext: "nowhere",
 	}
@@ -435,4 +439,40 @@ func TestSyncRefusesWhileAControllerLeads(t *testing.T) {
 	// The holder stopped renewing a minute ago: the lease has expired.
 	e.update(lease, func() { lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now().Add(-61 * time.Second))) })
 	e.sync().wantCode(t, 0)
+}
+
+// TestPlanSaysWhatIsWrongWithTheCluster: an API server that cannot be
+// reached, refuses the credentials or forbids a read is a configuration
+// error: exit 2 and one line saying what to do, at once, not a hang while
+// informers retry nor a stack of library errors.
+func TestPlanSaysWhatIsWrongWithTheCluster(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vc", true)
+	e.newVCluster(ns, "alpha")
+	for _, tc := range []struct {
+		name, user string
+		args       []string
+		says       []string
+	}{
+		{"no read access", "nobody-" + e.id, nil,
+			[]string{`User "nobody-` + e.id + `" cannot list resource`, "this command needs get, list and watch on statefulsets"}},
+		{"bad credentials", "", []string{"--context", "stranger"},
+			[]string{"refused the kubeconfig's credentials (401 Unauthorized); log in again, or pick another --context"}},
+		{"no API server", "", []string{"--context", "nowhere"},
+			[]string{"cannot list namespaces at the API server https://127.0.0.1:1", "check --context and that the cluster is up"}},
+	} {
+		for _, command := range []string{"plan", "sync"} {
+			run := e.runRegistrar(tc.user, command, tc.args...)
+			run.wantCode(t, 2)
+			for _, want := range tc.says {
+				if !strings.Contains(run.stderr, want) {
+					t.Errorf("%s, %s said %q; want it to say %q", tc.name, command, run.stderr, want)
+				}
+			}
+			if lines := strings.Count(run.stderr, "\n"); lines != 1 {
+				t.Errorf("%s, %s printed %d lines on stderr, want one:\n%s", tc.name, command, lines, run.stderr)
+			}
+		}
+	}
+	e.neverRegistered(ns, "alpha")
 }
