@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -44,10 +45,10 @@ type controllerFlags struct {
 	pprofAddr        string
 	concurrency      int
 	resync           time.Duration
-	probeInterval    time.Duration
-	probeTimeout     time.Duration
-	probeGrace       time.Duration
-	probeConcurrency int
+	checkInterval    time.Duration
+	checkTimeout     time.Duration
+	checkGrace       time.Duration
+	checkConcurrency int
 	zap              zap.Options
 }
 
@@ -68,6 +69,7 @@ func newControllerCommand() *cobra.Command {
 	fs := cmd.Flags()
 	f.host.add(fs)
 	f.registration.add(fs)
+	f.registration.addWrites(fs)
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader among replicas, so that only one writes.")
 	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace; required outside a cluster).")
 	fs.StringVar(&f.leaderElectionID, "leader-election-id", "registrar-leader", "Name of the leader election Lease.")
@@ -81,14 +83,31 @@ func newControllerCommand() *cobra.Command {
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints, for profiling; \"0\" disables them.")
 	fs.IntVar(&f.concurrency, "max-concurrent-reconciles", 16, "vclusters reconciled in parallel (each mostly waits on the API server).")
 	fs.DurationVar(&f.resync, "resync-period", 10*time.Minute, "How often every vcluster is re-read even without a change, a safety net for kubeconfig Secrets no watch sees.")
-	fs.DurationVar(&f.probeInterval, "probe-interval", 5*time.Minute, "How often every registration is probed as Argo CD will connect (besides right after each write); 0 disables the probe.")
-	fs.DurationVar(&f.probeTimeout, "probe-timeout", reconcile.DefaultProbeTimeout, "Time allowed for one connection probe.")
-	fs.DurationVar(&f.probeGrace, "probe-grace-period", reconcile.DefaultProbeGracePeriod, "How long a vcluster just registered, ready or resumed may fail its probe, reported Pending with no Warning, before it is reported Failed.")
-	fs.IntVar(&f.probeConcurrency, "probe-concurrency", reconcile.DefaultProbeConcurrency, "Connection probes running at once.")
+	fs.DurationVar(&f.checkInterval, "connection-check-interval", 5*time.Minute, "How often every registration's connection is checked as Argo CD will connect (besides right after each write); 0 turns the check off.")
+	fs.DurationVar(&f.checkTimeout, "connection-check-timeout", reconcile.DefaultProbeTimeout, "Time allowed for one connection check.")
+	fs.DurationVar(&f.checkGrace, "connection-check-grace-period", reconcile.DefaultProbeGracePeriod, "How long a vcluster just registered, ready or resumed may fail its connection check, reported Pending with no Warning, before it is reported Failed.")
+	fs.IntVar(&f.checkConcurrency, "connection-check-concurrency", reconcile.DefaultProbeConcurrency, "Connection checks running at once.")
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	f.zap.BindFlags(zapFlags)
 	fs.AddGoFlagSet(zapFlags)
+	describeZapFlags(fs)
 	return cmd
+}
+
+// describeZapFlags restates the help of controller-runtime's logging
+// flags with the defaults this program runs with: zap's own text has
+// none for most, and names epoch where controller-runtime logs RFC 3339.
+func describeZapFlags(fs *pflag.FlagSet) {
+	for name, d := range map[string]struct{ def, usage string }{
+		"zap-devel":            {"false", "Development logging: console encoding, debug level, stack traces from warnings."},
+		"zap-encoder":          {"json", "Log encoding: json or console (console with --zap-devel)."},
+		"zap-log-level":        {"info", "Log level: debug, info, error, or an integer for more detail (levels above 5 are dropped: client-go logs request bodies there)."},
+		"zap-stacktrace-level": {"error", "Level from which log entries carry a stack trace: info, error or panic (warn with --zap-devel)."},
+		"zap-time-encoding":    {"rfc3339", "Timestamp encoding: epoch, millis, nano, iso8601, rfc3339 or rfc3339nano."},
+	} {
+		f := fs.Lookup(name)
+		f.DefValue, f.Usage = d.def, d.usage
+	}
 }
 
 func runController(ctx context.Context, f *controllerFlags) error {
@@ -98,7 +117,7 @@ func runController(ctx context.Context, f *controllerFlags) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	opts.ProbeInterval, opts.ProbeTimeout, opts.ProbeGracePeriod, opts.ProbeConcurrency = f.probeInterval, f.probeTimeout, f.probeGrace, f.probeConcurrency
+	opts.ProbeInterval, opts.ProbeTimeout, opts.ProbeGracePeriod, opts.ProbeConcurrency = f.checkInterval, f.checkTimeout, f.checkGrace, f.checkConcurrency
 	cfg, err := f.host.restConfig()
 	if err != nil {
 		return err
@@ -131,10 +150,10 @@ func (f *controllerFlags) validate() []error {
 			errs = append(errs, err)
 		}
 	}
-	add(notNegative("probe-interval", f.probeInterval, "5m"))
-	add(positive("probe-timeout", f.probeTimeout, "10s"))
-	add(positive("probe-grace-period", f.probeGrace, "1m"))
-	add(atLeastOne("probe-concurrency", f.probeConcurrency))
+	add(notNegative("connection-check-interval", f.checkInterval, "5m"))
+	add(positive("connection-check-timeout", f.checkTimeout, "10s"))
+	add(positive("connection-check-grace-period", f.checkGrace, "1m"))
+	add(atLeastOne("connection-check-concurrency", f.checkConcurrency))
 	add(atLeastOne("max-concurrent-reconciles", f.concurrency))
 	add(positive("resync-period", f.resync, "10m"))
 	add(listenAddress("metrics-bind-address", f.metricsAddr, true))

@@ -77,6 +77,7 @@ func newSyncCommand() *cobra.Command {
 	}
 	f.add(cmd, "\"yaml\" or \"json\" prints the Argo CD cluster Secrets written, every secret value redacted, instead of a line per vcluster.")
 	fs := cmd.Flags()
+	f.registration.addWrites(fs)
 	fs.StringVar(&f.lease.namespace, "leader-election-namespace", "", "Namespace of the controller's leader election Lease, read to tell whether a controller is running (default: the first Argo CD namespace, where the chart installs by default).")
 	fs.StringVar(&f.lease.id, "leader-election-id", "registrar-leader", "Name of the controller's leader election Lease.")
 	fs.BoolVar(&f.lease.force, "force", false, "Run even while a controller holds the Lease.")

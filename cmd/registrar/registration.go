@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,8 +19,7 @@ import (
 // where it is written: controller, plan and sync take them, so that a plan
 // shows what the controller with the same flags would do.
 type registrationFlags struct {
-	argocdNamespace   string
-	argocdNamespaces  string
+	argocdNamespaces  []string
 	namespaceSelector string
 	watchNamespaces   string
 	nameTemplate      string
@@ -27,16 +27,17 @@ type registrationFlags struct {
 	propagateNSLabels string
 	propagateAnns     string
 	identity          string
-	tokenTTL          time.Duration
-	expiryWarning     time.Duration
 
-	// argocdNamespaceSet is whether --argocd-namespace was given.
-	argocdNamespaceSet func() bool
+	// writes is whether the command writes, and so takes tokenTTL and
+	// expiryWarning: plan issues no token and records no Event, and
+	// would ignore them.
+	writes        bool
+	tokenTTL      time.Duration
+	expiryWarning time.Duration
 }
 
 func (f *registrationFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&f.argocdNamespace, "argocd-namespace", "argocd", "Namespace of Argo CD, where the cluster Secrets are written; with --argocd-namespaces, the one of them a vcluster is registered in unless it names another.")
-	fs.StringVar(&f.argocdNamespaces, "argocd-namespaces", "", "Comma-separated namespaces of the Argo CD instances a vcluster may choose with annotation registrar.dev/argocd-namespace (default: just --argocd-namespace).")
+	fs.StringSliceVar(&f.argocdNamespaces, "argocd-namespace", []string{"argocd"}, "Namespace of an Argo CD instance, where cluster Secrets are written; repeat it or separate several with commas for several instances, which a vcluster chooses among with annotation registrar.dev/argocd-namespace. The first is where a vcluster that chooses none is registered.")
 	fs.StringVar(&f.namespaceSelector, "namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for vclusters (default: all); lets RBAC grant Secret access in these namespaces only.")
 	fs.StringVar(&f.nameTemplate, "cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
@@ -44,9 +45,14 @@ func (f *registrationFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.propagateNSLabels, "propagate-namespace-labels", "", "Comma-separated label keys copied from a vcluster's Namespace onto its Argo CD cluster Secret (a workload label of the same key wins).")
 	fs.StringVar(&f.propagateAnns, "propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 	fs.StringVar(&f.identity, "identity", reconcile.IdentityAdmin, "Identity Argo CD gets in a vcluster that sets no annotation registrar.dev/identity: \"admin\" (the kubeconfig Secret's credentials) or \"serviceaccount\" (a token of ServiceAccount kube-system/argocd-manager the registrar keeps inside the vcluster).")
+}
+
+// addWrites adds the flags of what only a writing command does: issue
+// tokens, record Events.
+func (f *registrationFlags) addWrites(fs *pflag.FlagSet) {
+	f.writes = true
 	fs.DurationVar(&f.tokenTTL, "token-ttl", reconcile.DefaultTokenTTL, "Lifetime of the ServiceAccount tokens of the serviceaccount identity (at least 10m); each is renewed after two thirds of it.")
 	fs.DurationVar(&f.expiryWarning, "expiry-warning", reconcile.DefaultExpiryWarning, "How long before a registration's credentials expire a CredentialsExpiring event warns.")
-	f.argocdNamespaceSet = func() bool { return fs.Changed("argocd-namespace") }
 }
 
 // options checks the flags and returns the reconciler's options they
@@ -57,14 +63,23 @@ func (f *registrationFlags) options() (reconcile.Options, []error) {
 		errs []error
 		err  error
 	)
-	if opts.ArgoCDNamespaces, err = argocdNamespaceList(f.argocdNamespace, f.argocdNamespaces, f.argocdNamespaceSet()); err != nil {
+	opts.ArgoCDNamespaces, err = argocdNamespaceList(f.argocdNamespaces)
+	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := positive("expiry-warning", f.expiryWarning, "168h"); err != nil {
-		errs = append(errs, err)
+	if f.identity != reconcile.IdentityAdmin && f.identity != reconcile.IdentityServiceAccount {
+		errs = append(errs, fmt.Errorf("--identity=%s: use %q or %q", f.identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount))
 	}
-	errs = append(errs, identityFlags(f.identity, f.tokenTTL)...)
-	opts.Identity, opts.TokenTTL, opts.ExpiryWarning = f.identity, f.tokenTTL, f.expiryWarning
+	opts.Identity = f.identity
+	if f.writes {
+		if f.tokenTTL < reconcile.MinTokenTTL {
+			errs = append(errs, fmt.Errorf("--token-ttl=%s: the TokenRequest API issues no token shorter than %s; use %s or more, e.g. 24h", f.tokenTTL, reconcile.MinTokenTTL, reconcile.MinTokenTTL))
+		}
+		if err := positive("expiry-warning", f.expiryWarning, "168h"); err != nil {
+			errs = append(errs, err)
+		}
+		opts.TokenTTL, opts.ExpiryWarning = f.tokenTTL, f.expiryWarning
+	}
 	if opts.ClusterName, err = clusterNameTemplate(f.nameTemplate); err != nil {
 		errs = append(errs, err)
 	}
@@ -98,44 +113,26 @@ func (f *registrationFlags) options() (reconcile.Options, []error) {
 	return opts, errs
 }
 
-// argocdNamespaceList is Options.ArgoCDNamespaces from the flags: the
-// listed namespaces, the default one first. An explicit --argocd-namespace
-// must be among them.
-func argocdNamespaceList(single, list string, singleSet bool) ([]string, error) {
-	namespaces := splitList(list)
-	if len(namespaces) == 0 {
-		namespaces = []string{single}
-	}
-	seen := map[string]bool{}
-	for _, ns := range namespaces {
-		if err := namespaceName("argocd-namespaces", ns); err != nil {
+// argocdNamespaceList is Options.ArgoCDNamespaces from --argocd-namespace,
+// the default first: each a namespace name, listed once.
+func argocdNamespaceList(given []string) ([]string, error) {
+	var namespaces []string
+	for _, ns := range given {
+		if ns = strings.TrimSpace(ns); ns == "" {
+			continue
+		}
+		if err := namespaceName("argocd-namespace", ns); err != nil {
 			return nil, err
 		}
-		if seen[ns] {
-			return nil, fmt.Errorf("--argocd-namespaces: %q is listed twice", ns)
+		if slices.Contains(namespaces, ns) {
+			return nil, fmt.Errorf("--argocd-namespace: %q is listed twice; list each Argo CD namespace once, the default first", ns)
 		}
-		seen[ns] = true
+		namespaces = append(namespaces, ns)
 	}
-	if !singleSet {
-		return namespaces, nil
+	if len(namespaces) == 0 {
+		return nil, errors.New("--argocd-namespace is empty; name the namespace of Argo CD, e.g. --argocd-namespace=argocd")
 	}
-	i := slices.Index(namespaces, single)
-	if i < 0 {
-		return nil, fmt.Errorf("--argocd-namespace=%s is not one of --argocd-namespaces=%s: list it there, or name one of those", single, list)
-	}
-	return append([]string{single}, slices.Delete(slices.Clone(namespaces), i, i+1)...), nil
-}
-
-// identityFlags checks --identity and --token-ttl.
-func identityFlags(identity string, ttl time.Duration) []error {
-	var errs []error
-	if identity != reconcile.IdentityAdmin && identity != reconcile.IdentityServiceAccount {
-		errs = append(errs, fmt.Errorf("--identity=%s: use %q or %q", identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount))
-	}
-	if ttl < reconcile.MinTokenTTL {
-		errs = append(errs, fmt.Errorf("--token-ttl=%s: the TokenRequest API issues no token shorter than %s; use %s or more, e.g. 24h", ttl, reconcile.MinTokenTTL, reconcile.MinTokenTTL))
-	}
-	return errs
+	return namespaces, nil
 }
 
 // clusterNameTemplate parses --cluster-name-template and renders it for

@@ -121,20 +121,28 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 		{[]string{"plan", "--dry-run"}, "unknown flag: --dry-run; see 'registrar plan --help'"},
 		{[]string{"plan", "--leader-elect"}, "unknown flag: --leader-elect"},
 		{[]string{"sync", "--metrics-bind-address=:9090"}, "unknown flag: --metrics-bind-address"},
+		// A plan issues no token and records no Event.
+		{[]string{"plan", "--token-ttl=1h"}, "unknown flag: --token-ttl"},
+		{[]string{"plan", "--expiry-warning=48h"}, "unknown flag: --expiry-warning"},
+		{[]string{"plan", "--connection-check-interval=1m"}, "unknown flag: --connection-check-interval"},
+		// The old names are gone.
+		{[]string{"controller", "--probe-interval=1m"}, "unknown flag: --probe-interval"},
+		{[]string{"controller", "--argocd-namespaces=a,b"}, "unknown flag: --argocd-namespaces"},
 		{[]string{"plan", "-o", "wide"}, "--output=wide: use yaml or json"},
 		// Values that would silently mean something else. client-go reads
 		// a QPS of 0 as its default of 5 per second.
 		{[]string{"plan", "--kube-api-qps=0"}, "--kube-api-qps=0: use -1"},
 		{[]string{"sync", "--kube-api-burst=0", "--kube-api-qps=10"}, "--kube-api-burst=0: use 1 or more"},
-		{[]string{"controller", "--probe-concurrency=0"}, "--probe-concurrency=0: use 1 or more"},
+		{[]string{"controller", "--connection-check-concurrency=0"}, "--connection-check-concurrency=0: use 1 or more"},
 		// Every value is checked before anything runs, with the form
 		// expected, not the parser's words nor 90 lines of usage.
-		{[]string{"controller", "--probe-interval=abc"}, `invalid argument "abc" for "--probe-interval" flag: use a duration such as 90s, 5m or 1h30m; see 'registrar controller --help'`},
+		{[]string{"controller", "--connection-check-interval=abc"}, `invalid argument "abc" for "--connection-check-interval" flag: use a duration such as 90s, 5m or 1h30m; see 'registrar controller --help'`},
 		{[]string{"plan", "--kube-api-burst=many"}, `invalid argument "many" for "--kube-api-burst" flag: use a whole number`},
 		{[]string{"controller", "--leader-elect=maybe"}, `invalid argument "maybe" for "--leader-elect" flag: use true or false`},
-		{[]string{"controller", "--probe-timeout=0"}, "--probe-timeout=0s: use a duration more than 0, e.g. 10s"},
+		{[]string{"controller", "--connection-check-timeout=0"}, "--connection-check-timeout=0s: use a duration more than 0, e.g. 10s"},
 		{[]string{"plan", "--watch-namespaces=team-a,Team_A"}, `--watch-namespaces: "Team_A" is not a namespace name; use a DNS label`},
-		{[]string{"plan", "--argocd-namespace=Argo"}, `--argocd-namespaces: "Argo" is not a namespace name`},
+		{[]string{"plan", "--argocd-namespace=argocd,Argo"}, `--argocd-namespace: "Argo" is not a namespace name`},
+		{[]string{"plan", "--argocd-namespace=argocd", "--argocd-namespace=argocd"}, `--argocd-namespace: "argocd" is listed twice`},
 		{[]string{"plan", "--cluster-name-template={{.Nam}}"}, "--cluster-name-template={{.Nam}}: template: cluster-name:1:2: executing"},
 		{[]string{"plan", "--cluster-name-template={{.Namespace"}, "--cluster-name-template={{.Namespace: template: cluster-name:1: unclosed action; use a Go template over .Namespace and .Name"},
 		{[]string{"sync", "--cluster-name-template=prod"}, `--cluster-name-template=prod names every vcluster "prod"`},
@@ -166,13 +174,13 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 // Each wrong flag gets its own line; none hides another.
 func TestEveryWrongFlagIsNamed(t *testing.T) {
 	api := newAPIServer(t)
-	run := runRegistrar(t, api.kubeconfig, "controller", "--probe-timeout=0", "--probe-grace-period=-1s",
+	run := runRegistrar(t, api.kubeconfig, "controller", "--connection-check-timeout=0", "--connection-check-grace-period=-1s",
 		"--watch-namespaces=Team_A", "--identity=root", "--expiry-warning=0", "--kube-api-qps=0")
 	if run.code != exitUsage {
 		t.Errorf("exit %d, want %d", run.code, exitUsage)
 	}
 	lines := strings.Split(strings.TrimSpace(run.stderr), "\n")
-	for _, flag := range []string{"--probe-timeout=", "--probe-grace-period=", "--watch-namespaces:", "--identity=", "--expiry-warning=", "--kube-api-qps="} {
+	for _, flag := range []string{"--connection-check-timeout=", "--connection-check-grace-period=", "--watch-namespaces:", "--identity=", "--expiry-warning=", "--kube-api-qps="} {
 		n := 0
 		for _, l := range lines {
 			if strings.HasPrefix(l, "registrar: "+flag) {

@@ -151,7 +151,7 @@ const (
 	ShardAnnotation = Prefix + "shard"
 	// ArgoCDNamespaceAnnotation names the namespace of the Argo CD instance
 	// the vcluster is registered in; it must be one of
-	// Options.ArgoCDNamespaces (--argocd-namespaces).
+	// Options.ArgoCDNamespaces (--argocd-namespace).
 	ArgoCDNamespaceAnnotation = Prefix + "argocd-namespace"
 )
 

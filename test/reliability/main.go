@@ -33,7 +33,7 @@ var scenarios = []scenario{
 	{"./test/integration", "TestClusterNameCollisionIsRefused", "second vcluster claims a registered cluster name: refused, first untouched"},
 	{"./test/integration", "TestServerOfAForeignRegistrationIsNotTaken", "vcluster whose server a foreign Secret already declares: refused"},
 	{"./test/integration", "TestLeavesForeignSecretUntouched", "Secret of the same name not carrying our label: untouched, never deleted"},
-	{"./test/integration", "TestArgoCDNamespaceOutsideListRefused", "vcluster or Namespace names an Argo CD namespace outside `--argocd-namespaces`: refused, nothing written anywhere, registration kept"},
+	{"./test/integration", "TestArgoCDNamespaceOutsideListRefused", "vcluster or Namespace names an Argo CD namespace outside `--argocd-namespace`: refused, nothing written anywhere, registration kept"},
 	{"./test/integration", "TestMovesBetweenArgoCDNamespaces", "vcluster moved between two Argo CDs and back: new registration first, never registered nowhere in the API server's history"},
 	{"./test/integration", "TestTrackingLabelsNeverCopied", "Argo CD's tracking label and annotation on a vcluster, listed for propagation: never copied"},
 	{"./pkg/reconcile", "TestBuildRejectsBadInput", "exec plugin, auth provider, token file, file paths, insecure, bad PEM, Argo CD's `in-cluster` name or server: refused"},
