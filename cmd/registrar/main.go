@@ -98,6 +98,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(
 		newPlanCommand(),
 		newSyncCommand(),
+		newStatusCommand(),
 		newControllerCommand(),
 		newVersionCommand(),
 	)

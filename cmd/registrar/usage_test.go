@@ -113,6 +113,11 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 		{[]string{"plan", "-o", "yaml", "json"}, `unexpected argument "json"`},
 		{[]string{"sync", "now"}, `unexpected argument "now": registrar sync takes flags only`},
 		{[]string{"controller", "start"}, `unexpected argument "start"`},
+		{[]string{"status", "all"}, `unexpected argument "all": registrar status takes flags only`},
+		{[]string{"status", "-o", "table"}, "--output=table: use wide, yaml, json, or leave it out for a table"},
+		{[]string{"status", "--argocd-namespace=Argo"}, `--argocd-namespace: "Argo" is not a namespace name`},
+		// status reads registrations; what decides them is not its business.
+		{[]string{"status", "--namespace-selector=team=a"}, "unknown flag: --namespace-selector"},
 		{[]string{"version", "--short"}, "unknown flag: --short; see 'registrar version --help'"},
 		// The flat form is gone: `registrar --once` is not a command.
 		{[]string{"--once", "--dry-run"}, "unknown flag: --once"},
@@ -216,6 +221,8 @@ func TestConfigurationErrorsExit2(t *testing.T) {
 		// The stand-in answers 503 to everything.
 		{[]string{"plan"}, "cannot list namespaces at the API server " + api.URL + ": the server is currently unable to handle the request; check --context"},
 		{[]string{"sync"}, "cannot list namespaces at the API server " + api.URL},
+		{[]string{"status"}, "cannot list secrets at the API server " + api.URL},
+		{[]string{"status", "--context", "nope"}, "--context=nope: the kubeconfig has no such context"},
 		{[]string{"plan", "--kubeconfig", unreachable}, "connection refused; check --context and that the cluster is up"},
 		{[]string{"controller"}, `"msg":"setting up the controller"`},
 	} {

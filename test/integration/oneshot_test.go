@@ -114,16 +114,21 @@ func (e *env) plan(args ...string) oneRun {
 	return e.runRegistrar("", "plan", args...)
 }
 
-// runRegistrar runs `registrar command` as user (impersonated; "" is the
-// admin).
+// runRegistrar runs `registrar command` for this test's Argo CD namespace
+// as user (impersonated; "" is the admin).
 func (e *env) runRegistrar(user, command string, args ...string) oneRun {
 	e.t.Helper()
 	// Build the binary before the minute the run is allowed starts.
 	fixture.RegistrarBinary(e.t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args = append([]string{command, "--kubeconfig", kubeconfigWithContexts(e.t, user), "--context", "host",
-		"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id}, args...)
+	base := []string{command, "--kubeconfig", kubeconfigWithContexts(e.t, user), "--context", "host", "--argocd-namespace", e.argocd}
+	if command != "status" {
+		// status reads registrations, whichever namespace their vcluster
+		// is in.
+		base = append(base, "--namespace-selector", testLabel+"="+e.id)
+	}
+	args = append(base, args...)
 	cmd := exec.CommandContext(ctx, fixture.RegistrarBinary(e.t), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
