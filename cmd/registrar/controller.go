@@ -67,7 +67,7 @@ func newControllerCommand() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runController(cmd.Context(), f) },
 	}
 	fs := cmd.Flags()
-	f.host.add(fs)
+	f.host.add(cmd)
 	f.registration.add(fs)
 	f.registration.addWrites(fs)
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader among replicas, so that only one writes.")

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -28,12 +29,24 @@ type hostFlags struct {
 	compression bool
 }
 
-func (f *hostFlags) add(fs *pflag.FlagSet) {
+func (f *hostFlags) add(cmd *cobra.Command) {
+	fs := cmd.Flags()
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "Path of the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config, else the pod's service account in a cluster).")
 	fs.StringVar(&f.context, "context", "", "The kubeconfig context to use (default: the current one).")
 	fs.Float64Var(&f.qps, "kube-api-qps", -1, "Client-side limit of queries per second to the Kubernetes API; -1 sets none, leaving the API server's priority and fairness to pace requests.")
 	fs.IntVar(&f.burst, "kube-api-burst", 100, "Burst of the client-side limit; unused with --kube-api-qps=-1.")
 	fs.BoolVar(&f.compression, "kube-api-compression", false, "Ask the Kubernetes API for gzip-compressed responses. Off by default: beside the API server, gzip costs both sides CPU and adds latency; turn it on over a slow link.")
+	// Completing --context offers the contexts of the kubeconfig the
+	// command line names so far.
+	completeFlag(cmd, "context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		rules.ExplicitPath = f.kubeconfig
+		raw, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).RawConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		return slices.Sorted(maps.Keys(raw.Contexts)), cobra.ShellCompDirectiveNoFileComp
+	})
 }
 
 func (f *hostFlags) validate() []error {

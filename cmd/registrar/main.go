@@ -90,6 +90,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetUsageTemplate(usageTemplate)
 	root.AddGroup(
 		&cobra.Group{ID: groupRegistrations, Title: "Registrations:"},
 		&cobra.Group{ID: groupController, Title: "In a cluster:"},

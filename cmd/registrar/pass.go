@@ -33,9 +33,10 @@ type passFlags struct {
 
 func (f *passFlags) add(cmd *cobra.Command, output string) {
 	fs := cmd.Flags()
-	f.host.add(fs)
+	f.host.add(cmd)
 	f.registration.add(fs)
 	fs.StringVarP(&f.output, "output", "o", "", output)
+	completeFlag(cmd, "output", cobra.FixedCompletions([]string{oneshot.OutputYAML, oneshot.OutputJSON}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func newPlanCommand() *cobra.Command {

@@ -136,15 +136,3 @@ func defaultMismatch(documented string, f *pflag.Flag) string {
 	}
 	return fmt.Sprintf("the README says %s; the default is %s", documented, f.DefValue)
 }
-
-// Help states each default once: pflag prints "(default ...)" after a
-// flag's usage, so a usage that names a default of its own as well says
-// it twice, and the two drift apart.
-func TestHelpStatesEachDefaultOnce(t *testing.T) {
-	flags, _ := realFlags()
-	for name, f := range flags {
-		if strings.Contains(f.Usage, "default") && f.DefValue != "" && f.DefValue != "[]" && f.DefValue != "false" {
-			t.Errorf("--%s: its usage %q names a default, and pflag adds (default %s)", name, f.Usage, f.DefValue)
-		}
-	}
-}

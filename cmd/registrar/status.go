@@ -44,9 +44,10 @@ func newStatusCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd, f) },
 	}
 	fs := cmd.Flags()
-	f.host.add(fs)
+	f.host.add(cmd)
 	fs.StringSliceVar(&f.argocdNamespaces, "argocd-namespace", []string{"argocd"}, "Namespace of an Argo CD instance whose registrations to show; repeat it or separate several with commas.")
 	fs.StringVarP(&f.output, "output", "o", "", "\"wide\" adds the Argo CD cluster name and the connection message; \"yaml\" or \"json\" print every field.")
+	completeFlag(cmd, "output", cobra.FixedCompletions(status.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -273,5 +274,36 @@ func TestCompressionIsAskedForOnlyWhenTurnedOn(t *testing.T) {
 		}
 		cancel()
 		_ = cmd.Wait()
+	}
+}
+
+// Shell completion offers the formats of --output and the contexts of the
+// kubeconfig named so far, and contacts nothing.
+func TestCompletionOffersFormatsAndContexts(t *testing.T) {
+	api := newAPIServer(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "status", "-o", ""}, []string{"wide", "yaml", "json"}},
+		{[]string{"__complete", "plan", "--output", ""}, []string{"yaml", "json"}},
+		{[]string{"__complete", "plan", "--kubeconfig", api.kubeconfig, "--context", ""}, []string{"x"}},
+		{[]string{"__complete", ""}, []string{"controller", "plan", "status", "sync", "version"}},
+	} {
+		run := runRegistrar(t, "", tc.args...)
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(run.stdout), "\n") {
+			if name, _, _ := strings.Cut(l, "\t"); !strings.HasPrefix(name, ":") {
+				got = append(got, name)
+			}
+		}
+		for _, w := range tc.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("registrar %v offered %q, want %q among them", tc.args, got, w)
+			}
+		}
+	}
+	if api.requests.Load() > 0 {
+		t.Error("completion contacted the API server")
 	}
 }
