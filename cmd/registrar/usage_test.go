@@ -238,11 +238,23 @@ func TestConfigurationErrorsExit2(t *testing.T) {
 }
 
 func TestVersionPrintsOneLine(t *testing.T) {
+	api := newAPIServer(t)
 	for _, args := range [][]string{{"version"}, {"--version"}} {
-		run := runRegistrar(t, "", args...)
+		run := runRegistrar(t, api.kubeconfig, args...)
 		if run.code != exitOK || !strings.HasPrefix(run.stdout, "registrar ") || strings.Count(run.stdout, "\n") != 1 {
 			t.Errorf("registrar %v: exit %d, stdout %q; want 0 and one line", args, run.code, run.stdout)
 		}
+	}
+	// `registrar help` and a bare `registrar` used to start the controller
+	// against the current context.
+	for _, args := range [][]string{{"help"}, {}, {"help", "plan"}} {
+		run := runRegistrar(t, api.kubeconfig, args...)
+		if run.code != exitOK || !strings.Contains(run.stdout, "Usage:") {
+			t.Errorf("registrar %v: exit %d, stdout %q; want 0 and the help", args, run.code, run.stdout)
+		}
+	}
+	if api.requests.Load() > 0 {
+		t.Error("version or help contacted the API server")
 	}
 }
 
