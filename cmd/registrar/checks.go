@@ -43,6 +43,21 @@ func namespaceName(flag, ns string) error {
 	return nil
 }
 
+// leaseChecks refuse what cannot name the leader election Lease; an
+// empty namespace is the default one.
+func leaseChecks(namespace, id string) []error {
+	var errs []error
+	if namespace != "" {
+		if err := namespaceName("leader-election-namespace", namespace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if msgs := validation.IsDNS1123Subdomain(id); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--leader-election-id=%s: not a Lease name; use lower-case letters, digits, '-' and '.', e.g. registrar-leader", id))
+	}
+	return errs
+}
+
 // listenAddress refuses what cannot be listened on: "host:port", ":port",
 // or "0" where 0 disables the endpoint.
 func listenAddress(flag, addr string, zeroDisables bool) error {

@@ -6,14 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -159,12 +157,7 @@ func (f *controllerFlags) validate() []error {
 	add(listenAddress("metrics-bind-address", f.metricsAddr, true))
 	add(listenAddress("health-probe-bind-address", f.healthProbeAddr, true))
 	add(listenAddress("pprof-bind-address", f.pprofAddr, true))
-	if f.leaderElectionNS != "" {
-		add(namespaceName("leader-election-namespace", f.leaderElectionNS))
-	}
-	if msgs := validation.IsDNS1123Subdomain(f.leaderElectionID); len(msgs) > 0 {
-		add(fmt.Errorf("--leader-election-id=%s: not a Lease name (lower-case letters, digits, '-' and '.', e.g. registrar-leader): %s", f.leaderElectionID, strings.Join(msgs, "; ")))
-	}
+	errs = append(errs, leaseChecks(f.leaderElectionNS, f.leaderElectionID)...)
 	add(positive("leader-election-retry-period", f.retryPeriod, "2s"))
 	// client-go's leader election refuses these at start, after the
 	// manager is built; say so before anything runs.

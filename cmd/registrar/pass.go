@@ -31,11 +31,11 @@ type passFlags struct {
 	lease *leaseFlags
 }
 
-func (f *passFlags) add(cmd *cobra.Command, output string) {
+func (f *passFlags) add(cmd *cobra.Command, outputUsage string) {
 	fs := cmd.Flags()
 	f.host.add(cmd)
 	f.registration.add(fs)
-	fs.StringVarP(&f.output, "output", "o", "", output)
+	fs.StringVarP(&f.output, "output", "o", "", outputUsage)
 	completeFlag(cmd, "output", cobra.FixedCompletions([]string{oneshot.OutputYAML, oneshot.OutputJSON}, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -91,6 +91,9 @@ func runPass(cmd *cobra.Command, f *passFlags, dryRun bool) error {
 	errs = append(errs, f.host.validate()...)
 	if f.output != oneshot.OutputTable && f.output != oneshot.OutputYAML && f.output != oneshot.OutputJSON {
 		errs = append(errs, fmt.Errorf("--output=%s: use yaml or json, or leave it out for a line per vcluster", f.output))
+	}
+	if f.lease != nil {
+		errs = append(errs, leaseChecks(f.lease.namespace, f.lease.id)...)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

@@ -156,6 +156,8 @@ func TestUsageErrorsContactNothing(t *testing.T) {
 		{[]string{"controller", "--metrics-bind-address=8443"}, "--metrics-bind-address=8443: use host:port or :port"},
 		{[]string{"controller", "--leader-election-lease-duration=5s"}, "--leader-election-lease-duration=5s: use more than --leader-election-renew-deadline (10s)"},
 		{[]string{"plan", "--identity=sa"}, `--identity=sa: use "admin" or "serviceaccount"`},
+		{[]string{"sync", "--leader-election-id=Leader_1"}, "--leader-election-id=Leader_1: not a Lease name"},
+		{[]string{"controller", "--leader-election-namespace=Ops"}, `--leader-election-namespace: "Ops" is not a namespace name`},
 	} {
 		before := api.requests.Load()
 		run := runRegistrar(t, api.kubeconfig, tc.args...)
