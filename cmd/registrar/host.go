@@ -79,12 +79,8 @@ func (f *hostFlags) restConfig() (*rest.Config, error) {
 			return nil, fmt.Errorf("reading the kubeconfig: %w; fix it, or pass another with --kubeconfig", err)
 		}
 		if _, ok := raw.Contexts[f.context]; !ok {
-			var names []string
-			for name := range raw.Contexts {
-				names = append(names, name)
-			}
-			slices.Sort(names)
-			return nil, fmt.Errorf("--context=%s: the kubeconfig has no such context; use one of [%s] (kubectl config get-contexts lists them)", f.context, strings.Join(names, ", "))
+			return nil, fmt.Errorf("--context=%s: the kubeconfig has no such context; use one of [%s] (kubectl config get-contexts lists them)",
+				f.context, strings.Join(slices.Sorted(maps.Keys(raw.Contexts)), ", "))
 		}
 	}
 	cfg, err := loader.ClientConfig()
