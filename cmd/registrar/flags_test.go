@@ -4,53 +4,30 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestArgoCDNamespaceList(t *testing.T) {
 	for _, tc := range []struct {
-		single, list string
-		singleSet    bool
-		want         []string
-		err          string
+		given []string
+		want  []string
+		err   string
 	}{
-		{single: "argocd", want: []string{"argocd"}},
-		{single: "gitops", singleSet: true, want: []string{"gitops"}},
-		// The list alone: its first is the default.
-		{single: "argocd", list: "staging, production", want: []string{"staging", "production"}},
-		// An explicit --argocd-namespace is the default, wherever listed.
-		{single: "production", list: "staging,production", singleSet: true, want: []string{"production", "staging"}},
-		{single: "argocd", list: "staging,production", singleSet: true, err: "--argocd-namespace=argocd is not one of --argocd-namespaces"},
-		{single: "argocd", list: "staging,Prod", err: `"Prod" is not a namespace name`},
-		{single: "argocd", list: "staging,staging", err: `"staging" is listed twice`},
-		{single: "Argo", singleSet: true, err: `"Argo" is not a namespace name`},
+		{given: []string{"argocd"}, want: []string{"argocd"}},
+		// Repeated or comma-separated (pflag splits on commas): the first
+		// is the default, the order kept.
+		{given: []string{"production", " staging"}, want: []string{"production", "staging"}},
+		{given: []string{"staging", "Prod"}, err: `--argocd-namespace: "Prod" is not a namespace name`},
+		{given: []string{"staging", "staging"}, err: `"staging" is listed twice`},
+		{given: []string{""}, err: "--argocd-namespace is empty"},
 	} {
-		got, err := argocdNamespaceList(tc.single, tc.list, tc.singleSet)
+		got, err := argocdNamespaceList(tc.given)
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("%+v: error %v, want one saying %q", tc, err, tc.err)
+			t.Errorf("%q: error %v, want one saying %q", tc.given, err, tc.err)
 		case tc.err == "" && err != nil:
-			t.Errorf("%+v: %v", tc, err)
+			t.Errorf("%q: %v", tc.given, err)
 		case tc.err == "" && !slices.Equal(got, tc.want):
-			t.Errorf("%+v: %v, want %v", tc, got, tc.want)
-		}
-	}
-}
-
-func TestIdentityFlags(t *testing.T) {
-	for _, tc := range []struct {
-		identity string
-		ttl      time.Duration
-		err      string
-	}{
-		{identity: "admin", ttl: 24 * time.Hour},
-		{identity: "serviceaccount", ttl: 10 * time.Minute},
-		{identity: "sa", ttl: time.Hour, err: `--identity=sa: use "admin" or "serviceaccount"`},
-		{identity: "serviceaccount", ttl: time.Minute, err: "no token shorter than 10m0s"},
-	} {
-		err := identityFlags(tc.identity, tc.ttl)
-		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
-			t.Errorf("%+v: error %v, want %q", tc, err, tc.err)
+			t.Errorf("%q: %v, want %v", tc.given, got, tc.want)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package oneshot runs one pass of the registrar over every vcluster
-// (`registrar --once`): discover, register, update, prune, through the
+// (`registrar sync`): discover, register, update, prune, through the
 // reconciler's own pipeline, then report what it decided and exit. With
 // DryRun the same pass writes nothing.
 package oneshot

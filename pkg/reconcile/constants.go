@@ -116,8 +116,11 @@ const (
 	ConnectionStateAnnotation = Prefix + "connection-state"
 	// ConnectionMessageAnnotation says in one line what the last probe saw.
 	ConnectionMessageAnnotation = Prefix + "connection-message"
-	ConnectionSuccessful        = "Successful"
-	ConnectionFailed            = "Failed"
+	// ConnectionSinceAnnotation is when the connection state last changed
+	// (RFC 3339): how long a registration has failed, or been fine.
+	ConnectionSinceAnnotation = Prefix + "connection-since"
+	ConnectionSuccessful      = "Successful"
+	ConnectionFailed          = "Failed"
 	// ConnectionPending: a vcluster just registered, ready or resumed has
 	// not answered yet, within the probe's grace period; no Warning.
 	ConnectionPending = "Pending"
@@ -151,7 +154,7 @@ const (
 	ShardAnnotation = Prefix + "shard"
 	// ArgoCDNamespaceAnnotation names the namespace of the Argo CD instance
 	// the vcluster is registered in; it must be one of
-	// Options.ArgoCDNamespaces (--argocd-namespaces).
+	// Options.ArgoCDNamespaces (--argocd-namespace).
 	ArgoCDNamespaceAnnotation = Prefix + "argocd-namespace"
 )
 

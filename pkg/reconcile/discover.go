@@ -17,7 +17,7 @@ import (
 
 // SetupIndexes registers the cache indexes a reconcile reads through
 // (collision checks, kubeconfig Secret lookups), for a Reconciler run
-// outside a controller: one pass of `registrar --once`, which reconciles
+// outside a controller: one pass of `registrar sync` or `plan`, which reconciles
 // every vcluster through ReconcileOutcomes and needs neither watches nor
 // the prober.
 func (r *Reconciler) SetupIndexes(mgr manager.Manager) error {

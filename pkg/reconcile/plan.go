@@ -18,7 +18,7 @@ import (
 // does.
 type Decision string
 
-// The decisions, as printed by `registrar --once`.
+// The decisions, as printed by `registrar plan` and `sync`.
 const (
 	// DecisionRegister: a new Argo CD cluster Secret is written.
 	DecisionRegister Decision = "register"

@@ -321,6 +321,11 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res 
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
+	// A new message in the same state (another reason to fail) keeps the
+	// moment the state began.
+	if prevState != res.State || s.Annotations[ConnectionSinceAnnotation] == "" {
+		s.Annotations[ConnectionSinceAnnotation] = time.Now().UTC().Format(time.RFC3339)
+	}
 	s.Annotations[ConnectionStateAnnotation] = res.State
 	s.Annotations[ConnectionMessageAnnotation] = res.Message
 	// A merge patch, not an apply: it never creates a Secret deleted

@@ -19,6 +19,6 @@ func argocdNamespace(src Sources, allowed []string) (string, error) {
 		return s.value, nil
 	}
 	return "", inputErrorf(ReasonBadAnnotation,
-		"annotation %s on %s names Argo CD namespace %q, which is not one of the registrar's (%s, from --argocd-namespaces); set one of those, or remove it to register in %s",
+		"annotation %s on %s names Argo CD namespace %q, which is not one of the registrar's (%s, from --argocd-namespace); set one of those, or remove it to register in %s",
 		s.key, s.on, s.value, strings.Join(allowed, ", "), allowed[0])
 }

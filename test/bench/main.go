@@ -54,7 +54,7 @@
 //     restarted in a private mount namespace whose /etc/hosts maps every
 //     service DNS name to one TLS front in this process that answers as
 //     each vcluster would (probe.go); the first round at the chart's
-//     --probe-interval, writes and probes in a quiet window, and, labelled
+//     --connection-check-interval, writes and probes in a quiet window, and, labelled
 //     as tuned, a short interval that shows CPU per probe and per round.
 //
 // Columns: "registrar" is the registrar binary's figure; "naive baseline"
@@ -162,7 +162,7 @@ func main() {
 	fleets := flag.String("fleets", "labelled,unlabelled,mixed", "Scenario 8: fleets (labelled, unlabelled, mixed: half unlabelled).")
 	curveN := flag.String("curve-n", "100,1000,5000", "Scenario 8: vcluster counts of the cost curve.")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "Scenario 6: wait after adding unrelated Secrets before sampling memory.")
-	flag.DurationVar(&o.probeTuned, "probe-tuned", 20*time.Second, "Scenario 9: the short --probe-interval (tuned, not a default) at which a round of probes fits in the run.")
+	flag.DurationVar(&o.probeTuned, "probe-tuned", 20*time.Second, "Scenario 9: the short --connection-check-interval (tuned, not a default) at which a round of probes fits in the run.")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Longest wait for any step that must complete.")
 	flag.BoolVar(&o.baseline, "baseline", true, "Run the naive baseline in scenario 6.")
 	scenarios := flag.String("scenarios", "1,8,2,3,4,5,9,6,7", "Scenarios to run (8 is the cost curve, run after 1); 4, 5, 7 and 9 also run 2 (their fleet), 6 also runs 3 (its fleet), 3 and 6 also run 7 if 2 ran.")

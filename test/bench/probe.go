@@ -148,14 +148,14 @@ func (b *bench) probeStates(argocd string) (map[string]int, error) {
 }
 
 // probeCost is scenario 9: the connection probe of N registrations whose
-// vclusters answer (the probe front), at the chart's --probe-interval and
+// vclusters answer (the probe front), at the chart's --connection-check-interval and
 // with the interval shortened to see many rounds in one window.
 func (b *bench) probeCost(f *fleet) error {
 	n := len(f.vcs)
-	interval := b.o.flags.value("--probe-interval")
+	interval := b.o.flags.value("--connection-check-interval")
 	iv, err := time.ParseDuration(interval)
 	if err != nil || iv <= 0 {
-		b.t.add(row{scenario: "9 connection probe", params: fmt.Sprintf("N=%d", n), registrar: fmt.Sprintf("not measured: the chart renders --probe-interval=%q, which turns the probe off", interval)})
+		b.t.add(row{scenario: "9 connection probe", params: fmt.Sprintf("N=%d", n), registrar: fmt.Sprintf("not measured: the chart renders --connection-check-interval=%q, which turns the probe off", interval)})
 		return nil
 	}
 	if os.Geteuid() != 0 {
@@ -179,7 +179,7 @@ func (b *bench) probeCost(f *fleet) error {
 	tuned := b.o.probeTuned
 	startResolving := func(interval string) (*proc, error) {
 		b.reg.stop()
-		p, err := b.startRegistrarAs(command, mainArgoCD, b.o.concurrency, 0, map[string]string{"--probe-interval": interval})
+		p, err := b.startRegistrarAs(command, mainArgoCD, b.o.concurrency, 0, map[string]string{"--connection-check-interval": interval})
 		if err == nil {
 			b.reg = p
 		}
@@ -189,7 +189,7 @@ func (b *bench) probeCost(f *fleet) error {
 	if err != nil {
 		return err
 	}
-	step("scenario 9: registrar restarted where the %d service names resolve, --probe-interval=%s (tuned)", n, tuned)
+	step("scenario 9: registrar restarted where the %d service names resolve, --connection-check-interval=%s (tuned)", n, tuned)
 	req0, err := b.cl.requests(b.ctx)
 	if err != nil {
 		return err
@@ -221,7 +221,7 @@ func (b *bench) probeCost(f *fleet) error {
 	}
 	b.t.add(row{
 		scenario: "9 connection probe",
-		params:   fmt.Sprintf("N=%d registered, registrar restarted where the vclusters answer, --probe-interval=%s (tuned, to fit a round in the run)", n, tuned),
+		params:   fmt.Sprintf("N=%d registered, registrar restarted where the vclusters answer, --connection-check-interval=%s (tuned, to fit a round in the run)", n, tuned),
 		registrar: fmt.Sprintf("%d Successful %s after the start (the first round spreads over one interval; %d whose CA scenario 4 rotated fail TLS against the front): %.0f probes, %s each; %.0f writes, one per registration whose state changed (from the unresolvable runs before), each with its Connected event; registrar CPU %.1f s since its start",
 			n-foreignCA, secs(round), foreignCA, m["registrar_probe_duration_seconds_count"], probeMean(m), m["registrar_writes_total{operation=probe}"], cpuRound["registrar"]),
 	})
@@ -242,7 +242,7 @@ func (b *bench) probeCost(f *fleet) error {
 		return m1["registrar_probe_duration_seconds_count"] - m0["registrar_probe_duration_seconds_count"], m1.writes() - m0.writes(),
 			c1["registrar"] - c0["registrar"], c1["kube-apiserver"] - c0["kube-apiserver"], mem, err
 	}
-	step("scenario 9: %s at --probe-interval=%s (tuned)", b.o.steady, tuned)
+	step("scenario 9: %s at --connection-check-interval=%s (tuned)", b.o.steady, tuned)
 	probes, writes, cpu, apiCPU, mem, err := window(p)
 	if err != nil {
 		return err
@@ -253,14 +253,14 @@ func (b *bench) probeCost(f *fleet) error {
 	}
 	b.t.add(row{
 		scenario: "9 connection probe",
-		params:   fmt.Sprintf("N=%d, %s at --probe-interval=%s (tuned, not a default)", n, b.o.steady, tuned),
+		params:   fmt.Sprintf("N=%d, %s at --connection-check-interval=%s (tuned, not a default)", n, b.o.steady, tuned),
 		registrar: fmt.Sprintf("%.0f probes = %.1f probes/s; registrar CPU %.1f s = %.2f ms per probe, so %.2f CPU s per round of %d; kube-apiserver CPU %.1f s; %.0f writes; RSS %s",
 			probes, probes/b.o.steady.Seconds(), cpu, 1000*perProbe, perProbe*float64(n), n, apiCPU, writes, mib(mem.RSS)),
 		goal:    "0 writes",
 		verdict: verdict(writes == 0),
 	})
 
-	step("scenario 9: %s at --probe-interval=%s (chart default), after a restart", b.o.steady, interval)
+	step("scenario 9: %s at --connection-check-interval=%s (chart default), after a restart", b.o.steady, interval)
 	if p, err = startResolving(interval); err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (b *bench) probeCost(f *fleet) error {
 	}
 	b.t.add(row{
 		scenario: "9 connection probe",
-		params:   fmt.Sprintf("N=%d, %s at --probe-interval=%s (chart default), just after a restart", n, b.o.steady, interval),
+		params:   fmt.Sprintf("N=%d, %s at --connection-check-interval=%s (chart default), just after a restart", n, b.o.steady, interval),
 		registrar: fmt.Sprintf("%.0f probes (a round of %d spreads over %s: %.1f probes/s on average); %.0f writes; registrar CPU %.2f s; RSS %s (%s vs the registrar whose probes could not resolve the names)",
 			probes, n, interval, float64(n)/iv.Seconds(), writes, cpu, mib(mem.RSS), signedMiB(mem.RSS-before.RSS)),
 		goal:    "0 writes",

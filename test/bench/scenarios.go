@@ -59,7 +59,7 @@ func run(o options, out io.Writer) int {
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, %s; load average at start %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadStart)
 	fmt.Fprintf(out, "registrar: %s with the flags `helm template %s%s` renders:\n  %s\n", o.registrar, o.chart, setString(o.set), o.flags)
-	fmt.Fprintf(out, "  overridden per instance: --argocd-namespace(s) (instances side by side), --max-concurrent-reconciles (extra rows of scenario 2), --resync-period (scenario 5's probe), --probe-interval (scenario 9's tuned row, labelled); added: --kubeconfig and loopback metrics and probe addresses\n")
+	fmt.Fprintf(out, "  overridden per instance: --argocd-namespace (instances side by side), --max-concurrent-reconciles (extra rows of scenario 2), --resync-period (scenario 5's probe), --connection-check-interval (scenario 9's tuned row, labelled); added: --kubeconfig and loopback metrics and probe addresses\n")
 	fmt.Fprintf(out, "uptime: %s\n", uptime())
 	fmt.Fprintf(out, "host: envtest kube-apiserver + etcd from %s, --service-cluster-ip-range %s; load generator unthrottled, %d writers\n",
 		o.assets, serviceRange, o.workers)
@@ -189,7 +189,7 @@ func (b *bench) startRegistrar(argocd string, concurrency int, resync time.Durat
 // startRegistrarAs is startRegistrar through command (the binary, perhaps
 // behind a wrapper, fixture.WithHosts), with further flag overrides.
 func (b *bench) startRegistrarAs(command []string, argocd string, concurrency int, resync time.Duration, more map[string]string) (*proc, error) {
-	over := map[string]string{"--argocd-namespace": argocd, "--argocd-namespaces": argocd}
+	over := map[string]string{"--argocd-namespace": argocd}
 	maps.Copy(over, more)
 	if concurrency > 0 {
 		over["--max-concurrent-reconciles"] = strconv.Itoa(concurrency)

@@ -33,11 +33,12 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// defaultArgs are the container's flags with the chart's defaults,
+// defaultArgs are the container's arguments (the controller subcommand and
+// its flags) with the chart's defaults,
 // installed as release "registrar" in namespace "argocd".
 var defaultArgs = []string{
+	"controller",
 	"--argocd-namespace=argocd",
-	"--argocd-namespaces=",
 	"--leader-elect=true",
 	"--leader-election-namespace=argocd",
 	"--leader-election-id=registrar-leader",
@@ -55,10 +56,10 @@ var defaultArgs = []string{
 	"--kube-api-compression=false",
 	"--max-concurrent-reconciles=16",
 	"--resync-period=10m",
-	"--probe-interval=5m",
-	"--probe-timeout=10s",
-	"--probe-grace-period=1m",
-	"--probe-concurrency=8",
+	"--connection-check-interval=5m",
+	"--connection-check-timeout=10s",
+	"--connection-check-grace-period=1m",
+	"--connection-check-concurrency=8",
 	"--expiry-warning=168h",
 	"--identity=admin",
 	"--token-ttl=24h",
@@ -219,10 +220,9 @@ func TestArgoCDNamespacesUseOneRoleEach(t *testing.T) {
 	}
 	assertGrants(t, m.grants(t, "registrar", "ops"), want)
 	args := m.container(t).Args
-	for _, a := range []string{"--argocd-namespace=argocd-production", "--argocd-namespaces=argocd-staging,argocd-production"} {
-		if !slices.Contains(args, a) {
-			t.Errorf("args %v lack %s", args, a)
-		}
+	// The default first, then the others in the order listed.
+	if a := "--argocd-namespace=argocd-production,argocd-staging"; !slices.Contains(args, a) {
+		t.Errorf("args %v lack %s", args, a)
 	}
 }
 
@@ -270,10 +270,10 @@ func TestValuesMapToFlags(t *testing.T) {
 		"kubeAPI.compression=true",
 		"maxConcurrentReconciles=8",
 		"resyncPeriod=1h30m",
-		"probe.interval=0",
-		"probe.timeout=3s",
-		"probe.gracePeriod=20s",
-		"probe.concurrency=2",
+		"connectionCheck.interval=0",
+		"connectionCheck.timeout=3s",
+		"connectionCheck.gracePeriod=20s",
+		"connectionCheck.concurrency=2",
 		"expiryWarning=720h",
 		"identity=serviceaccount",
 		"tokenTTL=2h",
@@ -286,8 +286,8 @@ func TestValuesMapToFlags(t *testing.T) {
 	}}.template(t)
 	c := m.container(t)
 	want := []string{
-		"--argocd-namespace=gitops",
-		"--argocd-namespaces=argocd-staging,gitops",
+		"controller",
+		"--argocd-namespace=gitops,argocd-staging",
 		"--leader-elect=false",
 		"--leader-election-namespace=platform",
 		"--leader-election-id=lock",
@@ -305,10 +305,10 @@ func TestValuesMapToFlags(t *testing.T) {
 		"--kube-api-compression=true",
 		"--max-concurrent-reconciles=8",
 		"--resync-period=1h30m",
-		"--probe-interval=0",
-		"--probe-timeout=3s",
-		"--probe-grace-period=20s",
-		"--probe-concurrency=2",
+		"--connection-check-interval=0",
+		"--connection-check-timeout=3s",
+		"--connection-check-grace-period=20s",
+		"--connection-check-concurrency=2",
 		"--expiry-warning=720h",
 		"--identity=serviceaccount",
 		"--token-ttl=2h",
@@ -464,10 +464,10 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"argocdNamespaces={argocd,argocd}"}, "argocdNamespaces"},
 		{[]string{"argocdNamespaces={argocd-staging,argocd-production}"}, "argocdNamespace (argocd) must be one of argocdNamespaces"},
 		{[]string{"resyncPeriod=ten minutes"}, "resyncPeriod"},
-		{[]string{"probe.interval=often"}, "interval"},
-		{[]string{"probe.timeout=0s"}, "timeout"},
-		{[]string{"probe.gracePeriod=0s"}, "gracePeriod"},
-		{[]string{"probe.concurrency=0"}, "concurrency"},
+		{[]string{"connectionCheck.interval=often"}, "interval"},
+		{[]string{"connectionCheck.timeout=0s"}, "timeout"},
+		{[]string{"connectionCheck.gracePeriod=0s"}, "gracePeriod"},
+		{[]string{"connectionCheck.concurrency=0"}, "concurrency"},
 		{[]string{"expiryWarning=7d"}, "expiryWarning"},
 		{[]string{"prometheusRule.unreachableFor=15 minutes"}, "unreachableFor"},
 		{[]string{"prometheusRule.enabld=true"}, "enabld"},

@@ -163,7 +163,7 @@ func TestAlertsAndDashboardUseExportedMetrics(t *testing.T) {
 	// The stand-in's service name does not resolve here: the probe records
 	// a failure, which is what makes the per-vcluster series appear, once
 	// the grace period of a new registration is over (Pending has none).
-	in, vcNS := installRunning(t, "probe.gracePeriod=1s")
+	in, vcNS := installRunning(t, "connectionCheck.gracePeriod=1s")
 	in.newVCluster(vcNS, "sandbox")
 	in.eventually("vcluster "+vcNS+"/sandbox is registered", func() bool { return in.registered(vcNS, "sandbox") })
 	var scraped fixture.Metrics

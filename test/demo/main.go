@@ -76,9 +76,9 @@ func run(registrar, assets string) error {
 	}
 	defer standIn.Stop()
 
-	step("running %s --kubeconfig ... --argocd-namespace argocd", registrar)
+	step("running %s controller --kubeconfig ... --argocd-namespace argocd", registrar)
 	reg, err := fixture.StartController(fixture.Command{
-		Name: "registrar", Path: registrar, Args: []string{"--argocd-namespace", "argocd"},
+		Name: "registrar", Path: registrar, Args: []string{"controller", "--argocd-namespace", "argocd"},
 		Log: filepath.Join(host.Dir, "registrar.log"),
 	}, host.Kubeconfig)
 	if err != nil {

@@ -68,7 +68,7 @@ func TestKillMidBurstThenRestart(t *testing.T) {
 	const n = 200
 	e := newWorld(t)
 	ns := e.createNamespace("burst", true)
-	args := []string{"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id,
+	args := []string{"controller", "--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id,
 		"--kube-api-qps", "200", "--kube-api-burst", "400"}
 
 	first := fixture.StartRegistrar(t, host.Kubeconfig, args...)
@@ -147,7 +147,7 @@ func TestRecoversFromAPIServerOutage(t *testing.T) {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := fixture.StartRegistrar(t, path, "--argocd-namespace", "argocd")
+	p := fixture.StartRegistrar(t, path, "controller", "--argocd-namespace", "argocd")
 	fixture.Eventually(t, "a and b registered", func() bool { return len(ours(t, hostClient, "argocd")) == 2 },
 		fixture.Within(30*time.Second))
 
@@ -190,7 +190,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	e := newWorld(t)
 	ns := e.createNamespace("vc", true)
 	lease := "registrar-" + e.id
-	args := []string{"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id,
+	args := []string{"controller", "--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id,
 		"--leader-elect", "--leader-election-namespace", e.argocd, "--leader-election-id", lease,
 		"--leader-election-lease-duration", "4s", "--leader-election-renew-deadline", "3s",
 		"--leader-election-retry-period", "500ms"}

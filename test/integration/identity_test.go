@@ -337,14 +337,14 @@ func TestIdentityFailureNeverHandsOutTheAdminCertificate(t *testing.T) {
 	}
 }
 
-// TestDryRunSetsUpNoIdentity: `registrar --once --dry-run` with the
+// TestDryRunSetsUpNoIdentity: `registrar plan` with the
 // ServiceAccount identity reaches into no vcluster: it reports the
 // registration it would make and writes nothing.
 func TestDryRunSetsUpNoIdentity(t *testing.T) {
 	e := newWorld(t)
 	ns := e.createNamespace("vcluster-dry-identity", true)
 	e.newVCluster(ns, "sandbox")
-	run := e.once("--dry-run", "--identity=serviceaccount")
+	run := e.plan("--identity=serviceaccount")
 	run.wantCode(t, 1)
 	f := run.line(t, ns, "sandbox")
 	if reason := strings.Join(f[4:], " "); f[1] != string(reconcile.DecisionRegister) || !strings.Contains(reason, "would set up ServiceAccount kube-system/argocd-manager") {

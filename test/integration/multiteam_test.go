@@ -20,7 +20,7 @@ import (
 )
 
 // newTwoArgoCDs is a registrar writing into two Argo CD namespaces, as
-// --argocd-namespaces=<e.argocd>,<second> does; e.argocd is the default.
+// --argocd-namespace=<e.argocd>,<second> does; e.argocd is the default.
 func newTwoArgoCDs(t *testing.T, configure ...func(*reconcile.Options)) (e *env, second string) {
 	t.Helper()
 	e = newWorld(t)
@@ -252,7 +252,7 @@ func TestArgoCDNamespaceOutsideListRefused(t *testing.T) {
 
 	e.annotateWorkload(vc, map[string]string{reconcile.ArgoCDNamespaceAnnotation: unlisted})
 	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonBadAnnotation)
-	for _, want := range []string{`names Argo CD namespace "` + unlisted + `"`, e.argocd + ", " + production, "--argocd-namespaces"} {
+	for _, want := range []string{`names Argo CD namespace "` + unlisted + `"`, e.argocd + ", " + production, "--argocd-namespace)"} {
 		if !contains(note, want) {
 			t.Errorf("event note %q does not say %q", note, want)
 		}

@@ -15,12 +15,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -29,10 +31,12 @@ import (
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
-// The tests of this file run the registrar binary with --once, as a CronJob
-// or a platform engineer on a laptop would, and read its exit status.
+// The tests of this file run `registrar sync` and `registrar plan`, as a
+// CronJob or a platform engineer on a laptop would, and read its exit
+// status.
 
-// oneRun is what one `registrar --once` printed, and its exit status.
+// oneRun is what one `registrar sync` or `plan` printed, and its exit
+// status.
 type oneRun struct {
 	stdout, stderr string
 	code           int
@@ -80,10 +84,14 @@ func kubeconfigWithContexts(t *testing.T, as string) string {
 			"host":    {Server: cfg.Host, CertificateAuthorityData: cfg.CAData},
 			"nowhere": {Server: "https://127.0.0.1:1"},
 		},
-		AuthInfos: map[string]*clientcmdapi.AuthInfo{"admin": {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: as}},
+		AuthInfos: map[string]*clientcmdapi.AuthInfo{
+			"admin":    {ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: as},
+			"stranger": {Token: "not-a-token"},
+		},
 		Contexts: map[string]*clientcmdapi.Context{
-			"host":    {Cluster: "host", AuthInfo: "admin"},
-			"nowhere": {Cluster: "nowhere", AuthInfo: "admin"},
+			"host":     {Cluster: "host", AuthInfo: "admin"},
+			"nowhere":  {Cluster: "nowhere", AuthInfo: "admin"},
+			"stranger": {Cluster: "host", AuthInfo: "stranger"},
 		},
 		CurrentContext: "nowhere",
 	}
@@ -93,20 +101,34 @@ func kubeconfigWithContexts(t *testing.T, as string) string {
 	return path
 }
 
-// once runs `registrar --once` for this test's Argo CD namespace and
+// sync runs `registrar sync` for this test's Argo CD namespace and
 // trusted namespaces, with args, as the suite's admin.
-func (e *env) once(args ...string) oneRun {
+func (e *env) sync(args ...string) oneRun {
 	e.t.Helper()
-	return e.onceAs("", args...)
+	return e.runRegistrar("", "sync", args...)
 }
 
-// onceAs is once as user (impersonated; "" is the admin).
-func (e *env) onceAs(user string, args ...string) oneRun {
+// plan is sync's preview: `registrar plan`.
+func (e *env) plan(args ...string) oneRun {
 	e.t.Helper()
+	return e.runRegistrar("", "plan", args...)
+}
+
+// runRegistrar runs `registrar command` for this test's Argo CD namespace
+// as user (impersonated; "" is the admin).
+func (e *env) runRegistrar(user, command string, args ...string) oneRun {
+	e.t.Helper()
+	// Build the binary before the minute the run is allowed starts.
+	fixture.RegistrarBinary(e.t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args = append([]string{"--once", "--kubeconfig", kubeconfigWithContexts(e.t, user), "--context", "host",
-		"--argocd-namespace", e.argocd, "--namespace-selector", testLabel + "=" + e.id}, args...)
+	base := []string{command, "--kubeconfig", kubeconfigWithContexts(e.t, user), "--context", "host", "--argocd-namespace", e.argocd}
+	if command != "status" {
+		// status reads registrations, whichever namespace their vcluster
+		// is in.
+		base = append(base, "--namespace-selector", testLabel+"="+e.id)
+	}
+	args = append(base, args...)
 	cmd := exec.CommandContext(ctx, fixture.RegistrarBinary(e.t), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -137,13 +159,13 @@ func (e *env) workloadOf(ns, name string) client.Object {
 	return &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 }
 
-func TestOnceRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
+func TestSyncRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	e := newWorld(t)
 	ns := e.createNamespace("vc", true)
 	e.newVCluster(ns, "alpha")
 	beta := e.newVCluster(ns, "beta")
 
-	run := e.once()
+	run := e.sync()
 	run.wantCode(t, 0)
 	server := func(name string) string { return "https://" + name + "." + ns + ".svc" }
 	run.wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionRegister, server("alpha"), "no registration yet")
@@ -158,7 +180,7 @@ func TestOnceRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	e.eventuallyEvent(e.workloadOf(ns, "alpha"), reconcile.ReasonRegistered)
 
 	// A second pass finds nothing to do.
-	e.once().wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionUnchanged, server("alpha"), "up to date")
+	e.sync().wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionUnchanged, server("alpha"), "up to date")
 
 	// A vcluster deleted since is pruned; one whose kubeconfig Secret is
 	// broken makes the pass fail, naming it, and is left unregistered.
@@ -169,7 +191,7 @@ func TestOnceRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-gamma", Namespace: ns}}
 	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("apiVersion: v1\nclusters: [ {{{ not yaml") })
 
-	run = e.once()
+	run = e.sync()
 	run.wantCode(t, 1)
 	run.wantLine(t, e.argocd, ns, "beta", reconcile.DecisionDeregister, server("beta"), "was deleted")
 	run.wantLine(t, e.argocd, ns, "gamma", reconcile.DecisionRefuse, "-", reconcile.ReasonBadKubeconfig)
@@ -285,13 +307,13 @@ func credentialShown(out string, pem []byte) bool {
 	return strings.Contains(out, lines[1]) || strings.Contains(out, base64.StdEncoding.EncodeToString(pem)[:40])
 }
 
-func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
+func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	e := newWorld(t)
 	ns := e.createNamespace("vc", true)
 	e.newVCluster(ns, "tidy")
 	changed := e.newVCluster(ns, "changed")
 	gone := e.newVCluster(ns, "gone")
-	e.once().wantCode(t, 0)
+	e.sync().wantCode(t, 0)
 	registered := e.registration(ns, "changed")
 
 	e.annotateWorkload(changed, map[string]string{reconcile.ProjectAnnotation: "team-a"})
@@ -303,12 +325,12 @@ func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	e.newVCluster(ns, "starting", fixture.NotReady())
 
 	before := takeSnapshot(t)
-	run := e.once("--dry-run")
+	run := e.plan()
 	after := takeSnapshot(t)
 	before.wantSame(t, after)
 
 	run.wantCode(t, oneshot.ExitChanges)
-	t.Logf("registrar --once --dry-run:\n%s%s", run.stdout, run.stderr)
+	t.Logf("registrar plan:\n%s%s", run.stdout, run.stderr)
 	server := func(name string) string { return "https://" + name + "." + ns + ".svc" }
 	run.wantLine(t, e.argocd, ns, "fresh", reconcile.DecisionRegister, server("fresh"), "no registration yet")
 	run.wantLine(t, e.argocd, ns, "changed", reconcile.DecisionUpdate, server("changed"), "data project")
@@ -327,7 +349,7 @@ func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	// needs no write permission, because it attempts no write.
 	viewer := "viewer-" + e.id
 	e.mayOnlyRead(viewer)
-	asViewer := e.onceAs(viewer, "--dry-run")
+	asViewer := e.runRegistrar(viewer, "plan")
 	before.wantSame(t, takeSnapshot(t))
 	asViewer.wantCode(t, oneshot.ExitChanges)
 	if asViewer.stdout != run.stdout {
@@ -339,7 +361,7 @@ func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 
 	// -o yaml prints the Secrets the pass would write, credentials
 	// redacted; the run still writes nothing.
-	run = e.once("--dry-run", "-o", "yaml")
+	run = e.plan("-o", "yaml")
 	before.wantSame(t, takeSnapshot(t))
 	run.wantCode(t, oneshot.ExitChanges)
 	var list corev1.List
@@ -373,16 +395,89 @@ func TestDryRunWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	broken := e.newVCluster(ns, "broken")
 	secret := e.kubeconfigSecret(broken)
 	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("not a kubeconfig") })
-	run = e.once("--dry-run")
+	run = e.plan()
 	run.wantCode(t, oneshot.ExitFailed)
 	run.wantLine(t, e.argocd, ns, "broken", reconcile.DecisionRefuse, "-", reconcile.ReasonBadKubeconfig)
 
 	// Once applied, a dry run has nothing left to do but the refusal.
-	e.once().wantCode(t, 1)
-	run = e.once("--dry-run")
+	e.sync().wantCode(t, 1)
+	run = e.plan()
 	run.wantLine(t, e.argocd, ns, "changed", reconcile.DecisionUnchanged, server("changed"), "up to date")
 	run.wantLine(t, e.argocd, ns, "fresh", reconcile.DecisionUnchanged, server("fresh"), "up to date")
 	if strings.Contains(run.stdout, ns+"/gone") {
 		t.Errorf("the pruned vcluster is still reported:\n%s", run.stdout)
 	}
+}
+
+// TestSyncRefusesWhileAControllerLeads: sync and a running controller
+// would race over the same Secrets, so sync refuses, saying who holds the
+// leader election Lease, unless --force; a lease left to expire holds
+// nothing.
+func TestSyncRefusesWhileAControllerLeads(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vc", true)
+	e.newVCluster(ns, "alpha")
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.argocd, Name: "registrar-leader"},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To("registrar-7d9f-abcde"),
+			LeaseDurationSeconds: ptr.To(int32(60)),
+			RenewTime:            ptr.To(metav1.NewMicroTime(time.Now())),
+		},
+	}
+	if err := k8sClient.Create(context.Background(), lease); err != nil {
+		t.Fatal(err)
+	}
+
+	run := e.sync()
+	run.wantCode(t, 2)
+	if want := "a controller is running: registrar-7d9f-abcde holds Lease " + e.argocd + "/registrar-leader"; !strings.Contains(run.stderr, want) || !strings.Contains(run.stderr, "--force") {
+		t.Errorf("sync said %q; want it to say %q and how to go on (--force)", run.stderr, want)
+	}
+	e.neverRegistered(ns, "alpha")
+
+	e.sync("--force").wantCode(t, 0)
+	if e.registration(ns, "alpha") == nil {
+		t.Error("sync --force did not register alpha")
+	}
+
+	// The holder stopped renewing a minute ago: the lease has expired.
+	e.update(lease, func() { lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now().Add(-61 * time.Second))) })
+	e.sync().wantCode(t, 0)
+}
+
+// TestPlanSaysWhatIsWrongWithTheCluster: an API server that cannot be
+// reached, refuses the credentials or forbids a read is a configuration
+// error: exit 2 and one line saying what to do, at once, not a hang while
+// informers retry nor a stack of library errors.
+func TestPlanSaysWhatIsWrongWithTheCluster(t *testing.T) {
+	e := newWorld(t)
+	ns := e.createNamespace("vc", true)
+	e.newVCluster(ns, "alpha")
+	for _, tc := range []struct {
+		name, user string
+		args       []string
+		says       []string
+	}{
+		{"no read access", "nobody-" + e.id, nil,
+			[]string{`User "nobody-` + e.id + `" cannot list resource`, "this command needs get, list and watch on statefulsets"}},
+		{"bad credentials", "", []string{"--context", "stranger"},
+			[]string{"refused the kubeconfig's credentials (401 Unauthorized); log in again, or pick another --context"}},
+		{"no API server", "", []string{"--context", "nowhere"},
+			[]string{"cannot list namespaces at the API server https://127.0.0.1:1", "check --context and that the cluster is up"}},
+	} {
+		for _, command := range []string{"plan", "sync"} {
+			run := e.runRegistrar(tc.user, command, tc.args...)
+			run.wantCode(t, 2)
+			for _, want := range tc.says {
+				if !strings.Contains(run.stderr, want) {
+					t.Errorf("%s, %s said %q; want it to say %q", tc.name, command, run.stderr, want)
+				}
+			}
+			if lines := strings.Count(run.stderr, "\n"); lines != 1 {
+				t.Errorf("%s, %s printed %d lines on stderr, want one:\n%s", tc.name, command, lines, run.stderr)
+			}
+		}
+	}
+	e.neverRegistered(ns, "alpha")
 }

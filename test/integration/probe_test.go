@@ -73,6 +73,18 @@ func (e *env) eventuallyConnection(ns, name, state, want string) string {
 	return msg
 }
 
+// connectionSince is when the connection state of the registration of
+// ns/name last changed, as it records.
+func (e *env) connectionSince(ns, name string) time.Time {
+	e.t.Helper()
+	v := e.registration(ns, name).Annotations[reconcile.ConnectionSinceAnnotation]
+	since, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		e.t.Fatalf("the registration of %s/%s records connection-since %q: %v", ns, name, v, err)
+	}
+	return since
+}
+
 // events returns the notes of the events of reason about obj.
 func (e *env) events(obj client.Object, reason string) []string {
 	e.t.Helper()
@@ -152,9 +164,14 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	e.start(probing(map[string]string{serviceAddr(ns, "sandbox"): standIn.Addr}))
 	workload := createVCluster(t, k8sClient, ns, "sandbox", fixture.WithPKI(vc.PKI)).Workload()
 
+	began := time.Now().Add(-time.Second)
 	msg := e.eventuallyConnection(ns, "sandbox", reconcile.ConnectionSuccessful, "GET /version, /api and /apis succeeded")
 	if !strings.Contains(msg, "Kubernetes v") {
 		t.Errorf("message %q does not say which Kubernetes answered", msg)
+	}
+	connectedSince := e.connectionSince(ns, "sandbox")
+	if connectedSince.Before(began.Truncate(time.Second)) || connectedSince.After(time.Now()) {
+		t.Errorf("connection-since %s, want the moment it connected, after %s", connectedSince, began)
 	}
 	e.eventuallyEvent(workload, reconcile.ReasonConnected)
 	connected := map[string]string{"namespace": ns, "name": "sandbox", "argocd_namespace": e.argocd}
@@ -182,6 +199,9 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	}
 	if e.registration(ns, "sandbox") == nil {
 		t.Fatal("a vcluster that cannot be reached was deregistered")
+	}
+	if failedSince := e.connectionSince(ns, "sandbox"); !failedSince.After(connectedSince) {
+		t.Errorf("connection-since %s after the outage began, want later than %s, when it connected", failedSince, connectedSince)
 	}
 	note := e.eventuallyEvent(workload, reconcile.ReasonConnectionFailed)
 	if !strings.Contains(note, "stays in place") || !strings.Contains(note, "cannot connect") {

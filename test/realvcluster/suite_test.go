@@ -58,7 +58,7 @@ func newWorld(t *testing.T) *world {
 	if err := host.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.argocd}}); err != nil {
 		t.Fatal(err)
 	}
-	w.registrar = fixture.StartRegistrar(t, host.Kubeconfig, "--argocd-namespace", w.argocd)
+	w.registrar = fixture.StartRegistrar(t, host.Kubeconfig, "controller", "--argocd-namespace", w.argocd)
 	fixture.Await(t, "the registrar is ready", fixture.Succeeds(w.registrar.Ready),
 		fixture.Within(30*time.Second), fixture.WhileRunning(w.registrar.Process))
 	return w

@@ -38,7 +38,7 @@ var scenarios = []scenario{
 	{"./test/integration", "TestClusterNameCollisionIsRefused", "second vcluster claims a registered cluster name: refused, first untouched", ""},
 	{"./test/integration", "TestServerOfAForeignRegistrationIsNotTaken", "vcluster whose server a foreign Secret already declares: refused", ""},
 	{"./test/integration", "TestLeavesForeignSecretUntouched", "Secret of the same name not carrying our label: untouched, never deleted", ""},
-	{"./test/integration", "TestArgoCDNamespaceOutsideListRefused", "vcluster or Namespace names an Argo CD namespace outside `--argocd-namespaces`: refused, nothing written anywhere, registration kept", ""},
+	{"./test/integration", "TestArgoCDNamespaceOutsideListRefused", "vcluster or Namespace names an Argo CD namespace outside `--argocd-namespace`: refused, nothing written anywhere, registration kept", ""},
 	{"./test/integration", "TestMovesBetweenArgoCDNamespaces", "vcluster moved between two Argo CDs and back: new registration first, never registered nowhere in the API server's history", ""},
 	{"./test/integration", "TestTrackingLabelsNeverCopied", "Argo CD's tracking label and annotation on a vcluster, listed for propagation: never copied", ""},
 	{"./pkg/reconcile", "TestBuildRejectsBadInput", "exec plugin, auth provider, token file, file paths, insecure, bad PEM, Argo CD's `in-cluster` name or server: refused", ""},
@@ -58,7 +58,7 @@ var scenarios = []scenario{
 	{"./test/integration", "TestKeepsRegistrationWhenDeploymentReadFails", "StatefulSet NotFound, Deployment read failing: nothing deleted, the reconcile fails and is retried", ""},
 	{"./test/integration", "TestDeletesOnProofOnlyTheSecretItRead", "registration recreated after the cache last saw it: the delete's UID precondition spares the new one", ""},
 	{"./test/integration", "TestWritesNothingWhenNothingChanged", "steady state, an unrelated change, repeated reconciles: zero write requests at the API server", ""},
-	{"./test/integration", "TestDryRunWritesNothingAndSaysWhatAPassWouldDo", "`--once --dry-run`, as admin and as a read-only user: every Secret, Event and workload annotation unchanged; `-o yaml` shows no credential", ""},
+	{"./test/integration", "TestPlanWritesNothingAndSaysWhatAPassWouldDo", "`registrar plan`, as admin and as a read-only user: every Secret, Event and workload annotation unchanged; `-o yaml` shows no credential", ""},
 	{"./test/chart", "TestMetricsServeOnlyAuthorizedScrapers", "metrics scraped without a token, with one lacking `get /metrics`: 401, 403; the chart's metrics-reader: 200", "TestMetricsScrapedByPods"},
 	{"./test/chart", "TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations", "tenant with edit rights sets, removes or creates with any `registrar.dev/` annotation: refused by the chart's admission guard, naming it", "TestAdmissionGuard"},
 }
