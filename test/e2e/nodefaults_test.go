@@ -452,8 +452,16 @@ func assertNotRewritten(t *testing.T, events []registrationEvent, name string) [
 // never deleted, and never given other content.
 func assertWrittenOnce(t *testing.T, events []registrationEvent, name string) {
 	t.Helper()
-	created := 0
-	hashes := map[string]bool{}
+	if created, hashes := creations(t, events, name); created != 1 || len(hashes) != 1 {
+		t.Errorf("registration %s: created %d times with content hashes %v, want once with one", name, created, hashes)
+	}
+}
+
+// creations counts the creations of the registration of vcluster name in
+// events and collects its content hashes; a deletion fails the test.
+func creations(t *testing.T, events []registrationEvent, name string) (created int, hashes map[string]bool) {
+	t.Helper()
+	hashes = map[string]bool{}
 	for _, e := range events {
 		if e.Source != name {
 			continue
@@ -466,9 +474,7 @@ func assertWrittenOnce(t *testing.T, events []registrationEvent, name string) {
 		}
 		hashes[e.Hash] = true
 	}
-	if created != 1 || len(hashes) != 1 {
-		t.Errorf("registration %s: created %d times with content hashes %v, want once with one", name, created, hashes)
-	}
+	return created, hashes
 }
 
 // writtenAfter says whether the registration of vcluster name was created
@@ -487,21 +493,7 @@ func writtenAfter(events []registrationEvent, name string, at time.Time) bool {
 // never deleted, and with one content at most.
 func assertWrittenAtMostOnce(t *testing.T, events []registrationEvent, name string) {
 	t.Helper()
-	created := 0
-	hashes := map[string]bool{}
-	for _, e := range events {
-		if e.Source != name {
-			continue
-		}
-		switch e.Type {
-		case watch.Added:
-			created++
-		case watch.Deleted:
-			t.Errorf("registration %s deleted", name)
-		}
-		hashes[e.Hash] = true
-	}
-	if created > 1 || len(hashes) > 1 {
+	if created, hashes := creations(t, events, name); created > 1 || len(hashes) > 1 {
 		t.Errorf("registration %s: created %d times with content hashes %v, want at most once with one", name, created, hashes)
 	}
 }
