@@ -302,8 +302,14 @@ up() {
   : "${TESTBINS:?}" "${NODE_BINS:?}" "${HELM:?}" "${IMAGES:?}" "${REGISTRAR_IMG:?}" "${ARGOCD_MANIFEST:?}" "${VCLUSTER_CHART:?}"
   [[ $(id -u) == 0 ]] || { echo "make e2e-node runs a kubelet and containerd: run it as root" >&2; exit 2; }
   if ip netns list | grep -qw "$NS" || [[ -e $D/pids ]]; then
-    echo "a node is already up ($D, network namespace $NS): run \`make e2e-node-down\` first" >&2
-    exit 2
+    if pgrep -f -- "$D" > /dev/null; then
+      echo "a node is already up ($D, network namespace $NS): run \`make e2e-node-down\` first" >&2
+      exit 2
+    fi
+    # No process of it runs: a run ended without its teardown (killed, or
+    # the machine restarted). What it left is undone as `down` would.
+    log "a node left by a run that ended without tearing it down (no process of it runs): tearing it down first"
+    down
   fi
   rm -rf "$D"
   mkdir -p "$D/logs"
