@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 )
 
@@ -44,7 +45,7 @@ func (f *registrationFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.propagateLabels, "propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 	fs.StringVar(&f.propagateNSLabels, "propagate-namespace-labels", "", "Comma-separated label keys copied from a vcluster's Namespace onto its Argo CD cluster Secret (a workload label of the same key wins).")
 	fs.StringVar(&f.propagateAnns, "propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
-	fs.StringVar(&f.identity, "identity", reconcile.IdentityAdmin, "Identity Argo CD gets in a vcluster that sets no annotation registrar.dev/identity: \"admin\" (the kubeconfig Secret's credentials) or \"serviceaccount\" (a token of ServiceAccount kube-system/argocd-manager the registrar keeps inside the vcluster).")
+	fs.StringVar(&f.identity, "identity", api.IdentityAdmin, "Identity Argo CD gets in a vcluster that sets no annotation registrar.dev/identity: \"admin\" (the kubeconfig Secret's credentials) or \"serviceaccount\" (a token of ServiceAccount kube-system/argocd-manager the registrar keeps inside the vcluster).")
 }
 
 // addWrites adds the flags of what only a writing command does: issue
@@ -67,8 +68,8 @@ func (f *registrationFlags) options() (reconcile.Options, []error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if f.identity != reconcile.IdentityAdmin && f.identity != reconcile.IdentityServiceAccount {
-		errs = append(errs, fmt.Errorf("--identity=%s: use %q or %q", f.identity, reconcile.IdentityAdmin, reconcile.IdentityServiceAccount))
+	if f.identity != api.IdentityAdmin && f.identity != api.IdentityServiceAccount {
+		errs = append(errs, fmt.Errorf("--identity=%s: use %q or %q", f.identity, api.IdentityAdmin, api.IdentityServiceAccount))
 	}
 	opts.Identity = f.identity
 	if f.writes {

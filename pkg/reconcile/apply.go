@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // registration returns the Argo CD cluster Secret the registrar owns for
@@ -34,7 +36,7 @@ func (r *Reconciler) registration(ctx context.Context, argocd string, key types.
 	return &s, nil
 }
 
-func owned(s *corev1.Secret) bool { return s.Labels[ManagedByLabel] == ManagedByValue }
+func owned(s *corev1.Secret) bool { return s.Labels[api.ManagedByLabel] == api.ManagedByValue }
 
 // apply writes desired unless existing already says the same. A new
 // registration is one Create, which fails with AlreadyExists rather than
@@ -55,7 +57,7 @@ func (r *Reconciler) apply(ctx context.Context, st *state, existing, desired *co
 		return false, err
 	} else if other != "" {
 		r.refuse(st, desired, blocker, "%s; the existing registration is left untouched. Set annotation %s to another name, or remove the other registration.",
-			other, ClusterNameAnnotation)
+			other, api.ClusterNameAnnotation)
 		return false, nil
 	}
 	server := string(desired.Data[ArgoCDServerKey])
@@ -65,7 +67,7 @@ func (r *Reconciler) apply(ctx context.Context, st *state, existing, desired *co
 			return false, err
 		}
 		if created {
-			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonRegistered, "Register",
+			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonRegistered, "Register",
 				"Registered in Argo CD as cluster %q at %s (Secret %s/%s)", desired.Data[ArgoCDNameKey], server, desired.Namespace, desired.Name)
 			logger.Info("registered vcluster", "secret", desired.Name, "server", server)
 			st.decide(DecisionRegister, desired, "no registration yet")
@@ -92,7 +94,7 @@ func (r *Reconciler) apply(ctx context.Context, st *state, existing, desired *co
 	if err := r.update(ctx, existing, desired); err != nil {
 		return false, err
 	}
-	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonUpdated, "Register",
+	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonUpdated, "Register",
 		"Updated Argo CD cluster Secret %s/%s", desired.Namespace, desired.Name)
 	logger.Info("updated registration", "secret", desired.Name, "server", server)
 	st.decide(DecisionUpdate, desired, "changed: %s", strings.Join(differences(existing, desired), ", "))
@@ -117,7 +119,7 @@ func (r *Reconciler) create(ctx context.Context, desired *corev1.Secret) (create
 	}
 	s := desired.DeepCopy()
 	done := r.ownWrites.begin(ctx, client.ObjectKeyFromObject(s))
-	err = r.Client.Create(ctx, s, client.FieldOwner(FieldOwner))
+	err = r.Client.Create(ctx, s, client.FieldOwner(api.FieldOwner))
 	if apierrors.IsAlreadyExists(err) {
 		done()
 		return false, nil
@@ -151,7 +153,7 @@ func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secre
 		WithLabels(desired.Labels).
 		WithAnnotations(desired.Annotations).
 		WithData(desired.Data)
-	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+	if err := r.Client.Apply(ctx, ac, client.FieldOwner(api.FieldOwner), client.ForceOwnership); err != nil {
 		// The ownership upgrade may have written; its echo is replayed.
 		done()
 		return fmt.Errorf("applying Argo CD cluster Secret %s/%s: %w", desired.Namespace, desired.Name, err)
@@ -166,12 +168,12 @@ func (r *Reconciler) update(ctx context.Context, existing, desired *corev1.Secre
 }
 
 // upgradeOwnership hands the fields a Create of ours set (owned by an
-// Update of FieldOwner) to FieldOwner's server-side apply, so that a field
+// Update of api.FieldOwner) to api.FieldOwner's server-side apply, so that a field
 // the next apply leaves out is removed rather than kept by the Create's
 // claim. It is one JSON patch, conditional on the resource version, once in
 // the life of a registration; it returns the resource version to apply on.
 func (r *Reconciler) upgradeOwnership(ctx context.Context, existing *corev1.Secret) (string, error) {
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(existing, sets.New(FieldOwner), FieldOwner)
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(existing, sets.New(api.FieldOwner), api.FieldOwner)
 	if err != nil {
 		return "", fmt.Errorf("upgrading field ownership of Secret %s/%s: %w", existing.Namespace, existing.Name, err)
 	}
@@ -190,10 +192,10 @@ func (r *Reconciler) upgradeOwnership(ctx context.Context, existing *corev1.Secr
 // a change or deletion of that Secret reconcile the vcluster again.
 func (r *Reconciler) refuse(st *state, desired *corev1.Secret, blocker types.NamespacedName, format string, args ...any) {
 	w := st.workload
-	r.metrics().errors.WithLabelValues(ReasonConflict).Inc()
-	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConflict, "Register", format, args...)
+	r.metrics().errors.WithLabelValues(api.ReasonConflict).Inc()
+	r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, api.ReasonConflict, "Register", format, args...)
 	r.refusals.add(blocker, client.ObjectKeyFromObject(w.Object))
-	st.decide(DecisionRefuse, desired, ReasonConflict+": "+format, args...)
+	st.decide(DecisionRefuse, desired, api.ReasonConflict+": "+format, args...)
 }
 
 // collision describes another Argo CD cluster Secret that declares the same
@@ -226,7 +228,7 @@ func (r *Reconciler) collision(ctx context.Context, desired *corev1.Secret) (str
 // catches removals (a label no longer propagated); the field comparison
 // catches hand edits of our fields, which are then restored.
 func upToDate(existing, desired *corev1.Secret) bool {
-	if existing.Annotations[ContentHashAnnotation] != desired.Annotations[ContentHashAnnotation] {
+	if existing.Annotations[api.ContentHashAnnotation] != desired.Annotations[api.ContentHashAnnotation] {
 		return false
 	}
 	if existing.Type != desired.Type {
@@ -282,7 +284,7 @@ func (r *Reconciler) deregister(ctx context.Context, st *state, existing *corev1
 	r.ownWrites.forget(client.ObjectKeyFromObject(existing))
 	r.forgetExpiry(existing)
 	if w != nil {
-		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonDeregistered, "Deregister",
+		r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonDeregistered, "Deregister",
 			"Removed Argo CD cluster Secret %s/%s: %s", existing.Namespace, existing.Name, why)
 	}
 	log.FromContext(ctx).Info("deregistered vcluster", "secret", existing.Name, "why", why)

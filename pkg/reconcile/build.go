@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // Sources are the host-cluster objects of one vcluster.
@@ -31,7 +33,7 @@ type Sources struct {
 	Service          *corev1.Service
 	KubeconfigSecret *corev1.Secret
 	// Token is the ServiceAccount token the identity step obtained inside
-	// the vcluster; with IdentityServiceAccount the registration carries it
+	// the vcluster; with api.IdentityServiceAccount the registration carries it
 	// instead of the kubeconfig Secret's credentials, and nil registers
 	// nothing.
 	Token *ServiceAccountToken
@@ -43,7 +45,7 @@ type ServiceAccountToken struct {
 	Token string
 	// RenewAfter is when the token is to be replaced.
 	RenewAfter time.Time
-	// Rotation is the value of RotateTokenAnnotation it was issued for.
+	// Rotation is the value of api.RotateTokenAnnotation it was issued for.
 	Rotation string
 	// Scope is identityScope.String() of the bindings it was issued with.
 	Scope string
@@ -54,7 +56,7 @@ type BuildOptions struct {
 	// ArgoCDNamespace is where the Argo CD cluster Secret goes.
 	ArgoCDNamespace string
 	// ClusterName renders the Argo CD cluster name from a NameData, unless
-	// the workload sets ClusterNameAnnotation.
+	// the workload sets api.ClusterNameAnnotation.
 	ClusterName *template.Template
 	// PropagateLabels lists the workload label keys copied onto the Argo CD
 	// cluster Secret, for ApplicationSet cluster generators.
@@ -68,7 +70,7 @@ type BuildOptions struct {
 	// metadata.annotations.
 	PropagateAnnotations []string
 	// Identity is the identity of a vcluster that sets no
-	// IdentityAnnotation: IdentityAdmin when empty.
+	// api.IdentityAnnotation: api.IdentityAdmin when empty.
 	Identity string
 }
 
@@ -103,12 +105,12 @@ type tlsClientConfig struct {
 }
 
 // Build computes the Argo CD cluster Secret for a vcluster. It is a pure
-// function of its inputs; an *inputError says what in them is wrong.
+// function of its inputs; an *api.InputError says what in them is wrong.
 func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	w := src.Workload
 	ns, name := w.GetNamespace(), w.GetName()
 	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
-		return nil, inputErrorf(ReasonBadName,
+		return nil, api.InputErrorf(api.ReasonBadName,
 			"%s %s/%s: its name cannot be a label value (%s); rename the vcluster", src.Kind, ns, name, strings.Join(errs, "; "))
 	}
 	conn, err := connectionOf(src)
@@ -120,7 +122,7 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	if identity == IdentityServiceAccount {
+	if identity == api.IdentityServiceAccount {
 		// Never the admin credentials, not even as a fallback: without a
 		// token from the identity step there is nothing to register.
 		if src.Token == nil || src.Token.Token == "" {
@@ -134,9 +136,9 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	}
 
 	if server == InClusterServer || clusterName == InClusterName {
-		return nil, inputErrorf(ReasonConflict,
+		return nil, api.InputErrorf(api.ReasonConflict,
 			"%s %s/%s would register as Argo CD's own cluster (server %s, name %q); rename it or set annotation %s",
-			src.Kind, ns, name, server, clusterName, ClusterNameAnnotation)
+			src.Kind, ns, name, server, clusterName, api.ClusterNameAnnotation)
 	}
 
 	cfg := clusterConfig{TLSClientConfig: tlsClientConfig{
@@ -158,27 +160,27 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 		ArgoCDServerKey: []byte(server),
 		ArgoCDConfigKey: cfgJSON,
 	}
-	if s, ok := src.setting(ProjectAnnotation); ok {
+	if s, ok := src.setting(api.ProjectAnnotation); ok {
 		if errs := validation.IsDNS1123Subdomain(s.value); len(errs) > 0 {
 			return nil, s.invalid("the name of an Argo CD AppProject")
 		}
 		data[ArgoCDProjectKey] = []byte(s.value)
 	}
-	if s, ok := src.setting(NamespacesAnnotation); ok {
+	if s, ok := src.setting(api.NamespacesAnnotation); ok {
 		list, err := namespaceList(s.value)
 		if err != nil {
 			return nil, s.invalid("a comma-separated list of namespace names")
 		}
 		data[ArgoCDNamespacesKey] = []byte(list)
 	}
-	if s, ok := src.setting(ClusterResourcesAnnotation); ok {
+	if s, ok := src.setting(api.ClusterResourcesAnnotation); ok {
 		b, err := strconv.ParseBool(s.value)
 		if err != nil {
 			return nil, s.invalid(`"true" or "false"`)
 		}
 		data[ArgoCDClusterResources] = []byte(strconv.FormatBool(b))
 	}
-	if s, ok := src.setting(ShardAnnotation); ok {
+	if s, ok := src.setting(api.ShardAnnotation); ok {
 		// Argo CD reads the shard with strconv.Atoi and ignores what does
 		// not parse; a negative one matches no controller.
 		n, err := strconv.ParseUint(s.value, 10, 31)
@@ -200,32 +202,32 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 	// Our own labels and annotations go last, so no propagated one could
 	// override them even if propagate let it through.
 	labels[ArgoCDSecretTypeLabel] = ArgoCDSecretTypeValue
-	labels[ManagedByLabel] = ManagedByValue
-	labels[SourceNamespaceLabel] = ns
-	labels[SourceNameLabel] = name
+	labels[api.ManagedByLabel] = api.ManagedByValue
+	labels[api.SourceNamespaceLabel] = ns
+	labels[api.SourceNameLabel] = name
 
 	secret := &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: data}
 	secret.Namespace = opts.ArgoCDNamespace
 	secret.Name = SecretName(ns, name)
 	secret.Labels = labels
-	annotations[SourceKindAnnotation] = src.Kind
-	annotations[SourceUIDAnnotation] = string(w.GetUID())
+	annotations[api.SourceKindAnnotation] = src.Kind
+	annotations[api.SourceUIDAnnotation] = string(w.GetUID())
 	// Which Secret the credentials came from: its deletion, unlike a
 	// missing Secret newly named by annotation, deregisters the vcluster.
-	annotations[KubeconfigSecretAnnotation] = src.KubeconfigSecret.Name
+	annotations[api.KubeconfigSecretAnnotation] = src.KubeconfigSecret.Name
 	if notAfter, ok := credentialsNotAfter(creds); ok {
-		annotations[CredentialsNotAfterAnnotation] = notAfter.UTC().Format(time.RFC3339)
+		annotations[api.CredentialsNotAfterAnnotation] = notAfter.UTC().Format(time.RFC3339)
 	}
-	if identity == IdentityServiceAccount {
-		annotations[IdentityAnnotation] = IdentityServiceAccount
-		annotations[TokenRenewAfterAnnotation] = src.Token.RenewAfter.UTC().Format(time.RFC3339)
-		annotations[IdentityScopeAnnotation] = src.Token.Scope
+	if identity == api.IdentityServiceAccount {
+		annotations[api.IdentityAnnotation] = api.IdentityServiceAccount
+		annotations[api.TokenRenewAfterAnnotation] = src.Token.RenewAfter.UTC().Format(time.RFC3339)
+		annotations[api.IdentityScopeAnnotation] = src.Token.Scope
 		if src.Token.Rotation != "" {
-			annotations[TokenRotationAnnotation] = src.Token.Rotation
+			annotations[api.TokenRotationAnnotation] = src.Token.Rotation
 		}
 	}
 	secret.Annotations = annotations
-	secret.Annotations[ContentHashAnnotation] = contentHash(secret)
+	secret.Annotations[api.ContentHashAnnotation] = contentHash(secret)
 	return secret, nil
 }
 
@@ -248,10 +250,10 @@ func propagate(to, from map[string]string, keys []string) {
 // last-applied-configuration (GHSA-fwr2-64vr-xv9m).
 func neverPropagated(key string) bool {
 	switch key {
-	case ManagedByLabel, ArgoCDSecretTypeLabel, ArgoCDTrackingLabel, ArgoCDTrackingAnnotation, corev1.LastAppliedConfigAnnotation:
+	case api.ManagedByLabel, ArgoCDSecretTypeLabel, ArgoCDTrackingLabel, ArgoCDTrackingAnnotation, corev1.LastAppliedConfigAnnotation:
 		return true
 	}
-	return strings.HasPrefix(key, Prefix)
+	return strings.HasPrefix(key, api.Prefix)
 }
 
 // NeverPropagated returns the keys of keys that no propagation copies,
@@ -272,7 +274,7 @@ func NeverPropagated(keys []string) []string {
 func serverURL(svc *corev1.Service) (string, error) {
 	port, ok := apiPort(svc)
 	if !ok {
-		return "", inputErrorf(ReasonNoServicePort,
+		return "", api.InputErrorf(api.ReasonNoServicePort,
 			"Service %s/%s has no port named https, no port 443 and more than one port; the registrar cannot tell which one is the API server",
 			svc.Namespace, svc.Name)
 	}
@@ -304,10 +306,10 @@ func apiPort(svc *corev1.Service) (int32, bool) {
 }
 
 func renderClusterName(w client.Object, tmpl *template.Template) (string, error) {
-	if v, ok := w.GetAnnotations()[ClusterNameAnnotation]; ok {
+	if v, ok := w.GetAnnotations()[api.ClusterNameAnnotation]; ok {
 		if strings.TrimSpace(v) == "" {
-			return "", inputErrorf(ReasonBadAnnotation,
-				"annotation %s on %s/%s is empty; set a cluster name or remove it", ClusterNameAnnotation, w.GetNamespace(), w.GetName())
+			return "", api.InputErrorf(api.ReasonBadAnnotation,
+				"annotation %s on %s/%s is empty; set a cluster name or remove it", api.ClusterNameAnnotation, w.GetNamespace(), w.GetName())
 		}
 		return v, nil
 	}
@@ -358,7 +360,7 @@ func SecretName(ns, name string) string {
 // kubeconfigSecretName is the name of a vcluster's kubeconfig Secret in its
 // namespace: the annotation's value if set, else vcluster's default.
 func kubeconfigSecretName(w client.Object) string {
-	if v := w.GetAnnotations()[KubeconfigSecretAnnotation]; v != "" {
+	if v := w.GetAnnotations()[api.KubeconfigSecretAnnotation]; v != "" {
 		return v
 	}
 	return KubeconfigSecretPrefix + w.GetName()
@@ -382,7 +384,7 @@ func contentHash(s *corev1.Secret) string {
 		lk = append(lk, k)
 	}
 	for k := range s.Annotations {
-		if k != ContentHashAnnotation {
+		if k != api.ContentHashAnnotation {
 			ak = append(ak, k)
 		}
 	}

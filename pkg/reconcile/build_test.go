@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -73,16 +74,16 @@ func TestBuildRegistersAtServiceURLWithVerifiedTLS(t *testing.T) {
 		t.Errorf("secret at %s/%s", s.Namespace, s.Name)
 	}
 	wantLabels := map[string]string{
-		ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue, ManagedByLabel: ManagedByValue,
-		SourceNamespaceLabel: "vcluster-sandbox", SourceNameLabel: "sandbox",
+		ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue, api.ManagedByLabel: api.ManagedByValue,
+		api.SourceNamespaceLabel: "vcluster-sandbox", api.SourceNameLabel: "sandbox",
 	}
 	for k, v := range wantLabels {
 		if s.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, s.Labels[k], v)
 		}
 	}
-	if s.Annotations[SourceUIDAnnotation] != "uid-1" || s.Annotations[SourceKindAnnotation] != "StatefulSet" ||
-		s.Annotations[KubeconfigSecretAnnotation] != "vc-sandbox" || s.Annotations[ContentHashAnnotation] == "" {
+	if s.Annotations[api.SourceUIDAnnotation] != "uid-1" || s.Annotations[api.SourceKindAnnotation] != "StatefulSet" ||
+		s.Annotations[api.KubeconfigSecretAnnotation] != "vc-sandbox" || s.Annotations[api.ContentHashAnnotation] == "" {
 		t.Errorf("annotations = %v", s.Annotations)
 	}
 }
@@ -100,8 +101,8 @@ func TestBuildShapes(t *testing.T) {
 			src.Kind = "Deployment"
 		},
 		check: func(t *testing.T, s *corev1.Secret) {
-			if s.Annotations[SourceKindAnnotation] != "Deployment" {
-				t.Errorf("kind annotation %q", s.Annotations[SourceKindAnnotation])
+			if s.Annotations[api.SourceKindAnnotation] != "Deployment" {
+				t.Errorf("kind annotation %q", s.Annotations[api.SourceKindAnnotation])
 			}
 		},
 	}, {
@@ -149,9 +150,9 @@ func TestBuildShapes(t *testing.T) {
 		name: "annotations set name, project, namespaces, cluster resources, server name",
 		modify: func(src *Sources) {
 			src.Workload.SetAnnotations(map[string]string{
-				ClusterNameAnnotation: "sandbox", ProjectAnnotation: "team-a",
-				NamespacesAnnotation: " apps, web ,", ClusterResourcesAnnotation: "True",
-				TLSServerNameAnnotation: "sandbox.example.com",
+				api.ClusterNameAnnotation: "sandbox", api.ProjectAnnotation: "team-a",
+				api.NamespacesAnnotation: " apps, web ,", api.ClusterResourcesAnnotation: "True",
+				api.TLSServerNameAnnotation: "sandbox.example.com",
 			})
 		},
 		check: func(t *testing.T, s *corev1.Secret) {
@@ -172,11 +173,11 @@ func TestBuildShapes(t *testing.T) {
 			l := src.Workload.GetLabels()
 			l["env"] = "staging"
 			l["team"] = "a"
-			l[ManagedByLabel] = "someone-else"
+			l[api.ManagedByLabel] = "someone-else"
 		},
-		opts: BuildOptions{ArgoCDNamespace: "argocd", PropagateLabels: []string{"env", "missing", ManagedByLabel}},
+		opts: BuildOptions{ArgoCDNamespace: "argocd", PropagateLabels: []string{"env", "missing", api.ManagedByLabel}},
 		check: func(t *testing.T, s *corev1.Secret) {
-			if s.Labels["env"] != "staging" || s.Labels[ManagedByLabel] != ManagedByValue {
+			if s.Labels["env"] != "staging" || s.Labels[api.ManagedByLabel] != api.ManagedByValue {
 				t.Errorf("labels = %v", s.Labels)
 			}
 			if _, ok := s.Labels["team"]; ok {
@@ -250,45 +251,45 @@ func TestBuildRejectsBadInput(t *testing.T) {
 		reason     string
 		mentioning string
 	}{
-		{"missing Service", func(s *Sources, _ *fixture.VCluster) { s.Service = nil }, ReasonServiceMissing, "Service vcluster-sandbox/sandbox"},
-		{"missing kubeconfig Secret", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, ReasonKubeconfigSecretMissing, KubeconfigSecretAnnotation},
-		{"missing kubeconfig Secret, which one", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, ReasonKubeconfigSecretMissing, "Secret vcluster-sandbox/vc-sandbox does not exist"},
+		{"missing Service", func(s *Sources, _ *fixture.VCluster) { s.Service = nil }, api.ReasonServiceMissing, "Service vcluster-sandbox/sandbox"},
+		{"missing kubeconfig Secret", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, api.ReasonKubeconfigSecretMissing, api.KubeconfigSecretAnnotation},
+		{"missing kubeconfig Secret, which one", func(s *Sources, _ *fixture.VCluster) { s.KubeconfigSecret = nil }, api.ReasonKubeconfigSecretMissing, "Secret vcluster-sandbox/vc-sandbox does not exist"},
 		{"missing custom kubeconfig Secret", func(s *Sources, _ *fixture.VCluster) {
 			s.KubeconfigSecret = nil
-			s.Workload.SetAnnotations(map[string]string{KubeconfigSecretAnnotation: "exported"})
-		}, ReasonKubeconfigSecretMissing, "Secret vcluster-sandbox/exported does not exist"},
+			s.Workload.SetAnnotations(map[string]string{api.KubeconfigSecretAnnotation: "exported"})
+		}, api.ReasonKubeconfigSecretMissing, "Secret vcluster-sandbox/exported does not exist"},
 		{"ambiguous ports", func(s *Sources, _ *fixture.VCluster) {
 			s.Service.Spec.Ports = []corev1.ServicePort{{Name: "a", Port: 1}, {Name: "b", Port: 2}}
-		}, ReasonNoServicePort, "no port named https"},
-		{"unparsable kubeconfig", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), ReasonBadKubeconfig, "not a parsable kubeconfig"},
+		}, api.ReasonNoServicePort, "no port named https"},
+		{"unparsable kubeconfig", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), api.ReasonBadKubeconfig, "not a parsable kubeconfig"},
 		// The line of a YAML error is the one part of it safe to repeat.
-		{"unparsable kubeconfig, where", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), ReasonBadKubeconfig, "(at line "},
-		{"no current context", replaceInKubeconfig("current-context: vcluster_sandbox_vcluster-sandbox", "current-context: other"), ReasonBadKubeconfig, "current-context"},
-		{"exec plugin", replaceInKubeconfig("client-certificate-data:", "exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/steal\n    client-certificate-data:"), ReasonUnsupportedKubeconfig, "exec credential plugin"},
-		{"token file", replaceInKubeconfig("client-certificate-data:", "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n    client-certificate-data:"), ReasonUnsupportedKubeconfig, "token file"},
-		{"CA file path", replaceInKubeconfig("certificate-authority-data:", "certificate-authority: /etc/ssl/ca.pem\n    certificate-authority-data:"), ReasonUnsupportedKubeconfig, "certificate-authority file path"},
-		{"insecure skip verify", replaceInKubeconfig("certificate-authority-data:", "insecure-skip-tls-verify: true\n    certificate-authority-data:"), ReasonUnsupportedKubeconfig, "insecure-skip-tls-verify"},
+		{"unparsable kubeconfig, where", kubeconfigWith(func(*fixture.VCluster) []byte { return []byte("clusters: [\n  - {{{") }), api.ReasonBadKubeconfig, "(at line "},
+		{"no current context", replaceInKubeconfig("current-context: vcluster_sandbox_vcluster-sandbox", "current-context: other"), api.ReasonBadKubeconfig, "current-context"},
+		{"exec plugin", replaceInKubeconfig("client-certificate-data:", "exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/steal\n    client-certificate-data:"), api.ReasonUnsupportedKubeconfig, "exec credential plugin"},
+		{"token file", replaceInKubeconfig("client-certificate-data:", "tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n    client-certificate-data:"), api.ReasonUnsupportedKubeconfig, "token file"},
+		{"CA file path", replaceInKubeconfig("certificate-authority-data:", "certificate-authority: /etc/ssl/ca.pem\n    certificate-authority-data:"), api.ReasonUnsupportedKubeconfig, "certificate-authority file path"},
+		{"insecure skip verify", replaceInKubeconfig("certificate-authority-data:", "insecure-skip-tls-verify: true\n    certificate-authority-data:"), api.ReasonUnsupportedKubeconfig, "insecure-skip-tls-verify"},
 		{"no CA anywhere", func(s *Sources, vc *fixture.VCluster) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			delete(s.KubeconfigSecret.Data, CertificateAuthorityKey)
-		}, ReasonMissingCredentials, "never registers without TLS verification"},
+		}, api.ReasonMissingCredentials, "never registers without TLS verification"},
 		{"CA not PEM", func(s *Sources, _ *fixture.VCluster) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			s.KubeconfigSecret.Data[CertificateAuthorityKey] = []byte("not a certificate")
-		}, ReasonBadCertificate, "no PEM certificate"},
+		}, api.ReasonBadCertificate, "no PEM certificate"},
 		{"second CA certificate broken", func(s *Sources, vc *fixture.VCluster) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			s.KubeconfigSecret.Data[CertificateAuthorityKey] = append(append([]byte{}, vc.PKI.CACert...),
 				[]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")...)
-		}, ReasonBadCertificate, "certificate 2 does not parse"},
+		}, api.ReasonBadCertificate, "certificate 2 does not parse"},
 		{"CA holds a private key", func(s *Sources, vc *fixture.VCluster) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			s.KubeconfigSecret.Data[CertificateAuthorityKey] = vc.PKI.ClientKey
-		}, ReasonBadCertificate, "only CERTIFICATE belongs"},
+		}, api.ReasonBadCertificate, "only CERTIFICATE belongs"},
 		{"certificate without key", func(s *Sources, _ *fixture.VCluster) {
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			delete(s.KubeconfigSecret.Data, ClientKeyKey)
-		}, ReasonMissingCredentials, "without its key"},
+		}, api.ReasonMissingCredentials, "without its key"},
 		{"key of another certificate", func(s *Sources, vc *fixture.VCluster) {
 			_, otherKey, err := vc.PKI.IssueClient("other")
 			if err != nil {
@@ -296,21 +297,21 @@ func TestBuildRejectsBadInput(t *testing.T) {
 			}
 			delete(s.KubeconfigSecret.Data, KubeconfigKey)
 			s.KubeconfigSecret.Data[ClientKeyKey] = otherKey
-		}, ReasonBadCertificate, "belong together"},
+		}, api.ReasonBadCertificate, "belong together"},
 		{"no credentials", func(s *Sources, _ *fixture.VCluster) {
 			s.KubeconfigSecret.Data = map[string][]byte{CertificateAuthorityKey: s.KubeconfigSecret.Data[CertificateAuthorityKey]}
-		}, ReasonMissingCredentials, "neither a client certificate"},
-		{"bad clusterResources annotation", annotate(ClusterResourcesAnnotation, "yes please"), ReasonBadAnnotation, ClusterResourcesAnnotation},
-		{"bad namespaces annotation", annotate(NamespacesAnnotation, "Not_A_Namespace"), ReasonBadAnnotation, NamespacesAnnotation},
-		{"bad project annotation", annotate(ProjectAnnotation, "Team A"), ReasonBadAnnotation, ProjectAnnotation},
-		{"empty cluster name annotation", annotate(ClusterNameAnnotation, " "), ReasonBadAnnotation, ClusterNameAnnotation},
-		{"Argo CD's in-cluster name", annotate(ClusterNameAnnotation, "in-cluster"), ReasonConflict, "Argo CD's own cluster"},
+		}, api.ReasonMissingCredentials, "neither a client certificate"},
+		{"bad clusterResources annotation", annotate(api.ClusterResourcesAnnotation, "yes please"), api.ReasonBadAnnotation, api.ClusterResourcesAnnotation},
+		{"bad namespaces annotation", annotate(api.NamespacesAnnotation, "Not_A_Namespace"), api.ReasonBadAnnotation, api.NamespacesAnnotation},
+		{"bad project annotation", annotate(api.ProjectAnnotation, "Team A"), api.ReasonBadAnnotation, api.ProjectAnnotation},
+		{"empty cluster name annotation", annotate(api.ClusterNameAnnotation, " "), api.ReasonBadAnnotation, api.ClusterNameAnnotation},
+		{"Argo CD's in-cluster name", annotate(api.ClusterNameAnnotation, "in-cluster"), api.ReasonConflict, "Argo CD's own cluster"},
 		{"Argo CD's in-cluster server", func(s *Sources, _ *fixture.VCluster) {
 			s.Workload.SetName("kubernetes")
 			s.Workload.SetNamespace("default")
 			s.Workload.SetLabels(map[string]string{"app": "vcluster", "release": "kubernetes"})
 			s.Service.Name, s.Service.Namespace = "kubernetes", "default"
-		}, ReasonConflict, "https://kubernetes.default.svc"},
+		}, api.ReasonConflict, "https://kubernetes.default.svc"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,7 +321,7 @@ func TestBuildRejectsBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("built %s, want an error", s.Name)
 			}
-			ie, ok := asInputError(err)
+			ie, ok := api.AsInputError(err)
 			if !ok {
 				t.Fatalf("error %q is not an InputError", err)
 			}
@@ -394,7 +395,7 @@ func TestContentHashFollowsCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, _ := Build(src, opts)
-	if before.Annotations[ContentHashAnnotation] != again.Annotations[ContentHashAnnotation] {
+	if before.Annotations[api.ContentHashAnnotation] != again.Annotations[api.ContentHashAnnotation] {
 		t.Fatal("hash differs for identical input")
 	}
 	cert, key, err := vc.PKI.IssueClient("admin", "system:masters")
@@ -410,7 +411,7 @@ func TestContentHashFollowsCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Annotations[ContentHashAnnotation] == after.Annotations[ContentHashAnnotation] {
+	if before.Annotations[api.ContentHashAnnotation] == after.Annotations[api.ContentHashAnnotation] {
 		t.Error("hash unchanged after the client certificate rotated")
 	}
 	if !upToDate(after, after) || upToDate(before, after) {
@@ -431,7 +432,7 @@ func TestContentHashFollowsAnnotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sts.Annotations[ContentHashAnnotation] == dep.Annotations[ContentHashAnnotation] {
+	if sts.Annotations[api.ContentHashAnnotation] == dep.Annotations[api.ContentHashAnnotation] {
 		t.Error("hash unchanged when the source-kind annotation changed")
 	}
 }

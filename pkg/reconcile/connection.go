@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // connection is how a vcluster is reached from inside the host cluster
@@ -19,12 +21,12 @@ type connection struct {
 }
 
 // connectionOf computes the connection of a vcluster from its Service and
-// kubeconfig Secret. It is pure; an *inputError says what is wrong.
+// kubeconfig Secret. It is pure; an *api.InputError says what is wrong.
 func connectionOf(src Sources) (connection, error) {
 	w := src.Workload
 	ns, name := w.GetNamespace(), w.GetName()
 	if src.Service == nil {
-		return connection{}, inputErrorf(ReasonServiceMissing,
+		return connection{}, api.InputErrorf(api.ReasonServiceMissing,
 			"Service %s/%s does not exist; the registration points at the vcluster's Service, so create it (vcluster's chart does)", ns, name)
 	}
 	server, err := serverURL(src.Service)
@@ -32,16 +34,16 @@ func connectionOf(src Sources) (connection, error) {
 		return connection{}, err
 	}
 	if src.KubeconfigSecret == nil {
-		return connection{}, inputErrorf(ReasonKubeconfigSecretMissing,
+		return connection{}, api.InputErrorf(api.ReasonKubeconfigSecretMissing,
 			"kubeconfig Secret %s/%s does not exist; if the vcluster exports it under another name, set annotation %s on the %s",
-			ns, kubeconfigSecretName(w), KubeconfigSecretAnnotation, src.Kind)
+			ns, kubeconfigSecretName(w), api.KubeconfigSecretAnnotation, src.Kind)
 	}
 	creds, err := readCredentials(src.KubeconfigSecret)
 	if err != nil {
 		return connection{}, err
 	}
 	serverName := src.Service.Name + "." + src.Service.Namespace
-	if s, ok := src.setting(TLSServerNameAnnotation); ok {
+	if s, ok := src.setting(api.TLSServerNameAnnotation); ok {
 		if errs := validation.IsDNS1123Subdomain(s.value); len(errs) > 0 {
 			return connection{}, s.invalid("a DNS name")
 		}

@@ -1,6 +1,10 @@
 package reconcile
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/registrar-dev/registrar/pkg/api"
+)
 
 // namespaceDefaults are the annotations a vcluster's Namespace may set for
 // every vcluster in it: settings a team makes once, on the namespace it
@@ -9,13 +13,13 @@ import "fmt"
 // not listed. A key opts in by being listed here; Sources.setting reads
 // every key, listed or not.
 var namespaceDefaults = map[string]bool{
-	ProjectAnnotation:             true,
-	NamespacesAnnotation:          true,
-	ClusterResourcesAnnotation:    true,
-	ShardAnnotation:               true,
-	ArgoCDNamespaceAnnotation:     true,
-	IdentityAnnotation:            true,
-	IdentityClusterRoleAnnotation: true,
+	api.ProjectAnnotation:             true,
+	api.NamespacesAnnotation:          true,
+	api.ClusterResourcesAnnotation:    true,
+	api.ShardAnnotation:               true,
+	api.ArgoCDNamespaceAnnotation:     true,
+	api.IdentityAnnotation:            true,
+	api.IdentityClusterRoleAnnotation: true,
 }
 
 // setting is the value of a user annotation for one vcluster, and the
@@ -45,5 +49,5 @@ func (src Sources) setting(key string) (s setting, ok bool) {
 
 // invalid is the input error of a setting whose value is not want.
 func (s setting) invalid(want string) error {
-	return inputErrorf(ReasonBadAnnotation, "annotation %s on %s must be %s; fix or remove it", s.key, s.on, want)
+	return api.InputErrorf(api.ReasonBadAnnotation, "annotation %s on %s must be %s; fix or remove it", s.key, s.on, want)
 }

@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // teamNamespace is the vcluster's Namespace "vcluster-sandbox" with
@@ -17,10 +19,10 @@ func teamNamespace(annotations, labels map[string]string) *corev1.Namespace {
 func TestNamespaceDefaultsAndWorkloadOverride(t *testing.T) {
 	src, _ := sources(t)
 	src.Namespace = teamNamespace(map[string]string{
-		ProjectAnnotation: "team-a", NamespacesAnnotation: "apps", ClusterResourcesAnnotation: "true",
-		ShardAnnotation: "2",
+		api.ProjectAnnotation: "team-a", api.NamespacesAnnotation: "apps", api.ClusterResourcesAnnotation: "true",
+		api.ShardAnnotation: "2",
 		// Not team-wide: these name one vcluster, so a Namespace cannot set them.
-		ClusterNameAnnotation: "everyone", TLSServerNameAnnotation: "shared.example.com",
+		api.ClusterNameAnnotation: "everyone", api.TLSServerNameAnnotation: "shared.example.com",
 	}, nil)
 	s, err := Build(src, opts)
 	if err != nil {
@@ -37,7 +39,7 @@ func TestNamespaceDefaultsAndWorkloadOverride(t *testing.T) {
 	}
 
 	// The workload's own value wins, key by key.
-	src.Workload.SetAnnotations(map[string]string{ProjectAnnotation: "special", ShardAnnotation: "0"})
+	src.Workload.SetAnnotations(map[string]string{api.ProjectAnnotation: "special", api.ShardAnnotation: "0"})
 	s, err = Build(src, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -50,13 +52,13 @@ func TestNamespaceDefaultsAndWorkloadOverride(t *testing.T) {
 }
 
 func TestBadNamespaceDefaultNamesTheNamespace(t *testing.T) {
-	for key, value := range map[string]string{ShardAnnotation: "-1", ProjectAnnotation: "Team A", ClusterResourcesAnnotation: "maybe"} {
+	for key, value := range map[string]string{api.ShardAnnotation: "-1", api.ProjectAnnotation: "Team A", api.ClusterResourcesAnnotation: "maybe"} {
 		src, vc := sources(t)
 		src.Namespace = teamNamespace(map[string]string{key: value}, nil)
 		_, err := Build(src, opts)
-		ie, ok := asInputError(err)
-		if !ok || ie.Reason != ReasonBadAnnotation {
-			t.Fatalf("%s=%q on the Namespace: %v, want %s", key, value, err, ReasonBadAnnotation)
+		ie, ok := api.AsInputError(err)
+		if !ok || ie.Reason != api.ReasonBadAnnotation {
+			t.Fatalf("%s=%q on the Namespace: %v, want %s", key, value, err, api.ReasonBadAnnotation)
 		}
 		if want := "annotation " + key + " on Namespace vcluster-sandbox must be"; !strings.Contains(ie.Message, want) {
 			t.Errorf("message %q does not say %q", ie.Message, want)
@@ -68,7 +70,7 @@ func TestBadNamespaceDefaultNamesTheNamespace(t *testing.T) {
 func TestShardIsANonNegativeInteger(t *testing.T) {
 	for value, want := range map[string]string{"0": "0", "7": "7", "007": "7", "2147483647": "2147483647"} {
 		src, _ := sources(t)
-		src.Workload.SetAnnotations(map[string]string{ShardAnnotation: value})
+		src.Workload.SetAnnotations(map[string]string{api.ShardAnnotation: value})
 		s, err := Build(src, opts)
 		if err != nil {
 			t.Errorf("shard %q: %v", value, err)
@@ -80,10 +82,10 @@ func TestShardIsANonNegativeInteger(t *testing.T) {
 	}
 	for _, value := range []string{"", "-1", "one", "1.5", " 1", "+1", "2147483648", "0x1"} {
 		src, _ := sources(t)
-		src.Workload.SetAnnotations(map[string]string{ShardAnnotation: value})
+		src.Workload.SetAnnotations(map[string]string{api.ShardAnnotation: value})
 		_, err := Build(src, opts)
-		if ie, ok := asInputError(err); !ok || ie.Reason != ReasonBadAnnotation || !strings.Contains(ie.Message, "non-negative integer") {
-			t.Errorf("shard %q: %v, want %s saying a non-negative integer", value, err, ReasonBadAnnotation)
+		if ie, ok := api.AsInputError(err); !ok || ie.Reason != api.ReasonBadAnnotation || !strings.Contains(ie.Message, "non-negative integer") {
+			t.Errorf("shard %q: %v, want %s saying a non-negative integer", value, err, api.ReasonBadAnnotation)
 		}
 	}
 	src, _ := sources(t)
@@ -134,8 +136,8 @@ func TestPropagationFromNamespaceAndWorkload(t *testing.T) {
 // never propagated, even when listed; our own keep our values.
 func TestNeverPropagated(t *testing.T) {
 	src, _ := sources(t)
-	reserved := []string{ArgoCDTrackingLabel, ArgoCDTrackingAnnotation, ManagedByLabel, ArgoCDSecretTypeLabel,
-		SourceNameLabel, SourceUIDAnnotation, ContentHashAnnotation, corev1.LastAppliedConfigAnnotation, Prefix + "future"}
+	reserved := []string{ArgoCDTrackingLabel, ArgoCDTrackingAnnotation, api.ManagedByLabel, ArgoCDSecretTypeLabel,
+		api.SourceNameLabel, api.SourceUIDAnnotation, api.ContentHashAnnotation, corev1.LastAppliedConfigAnnotation, api.Prefix + "future"}
 	values := map[string]string{}
 	for _, k := range reserved {
 		values[k] = "from-the-vcluster"
@@ -158,8 +160,8 @@ func TestNeverPropagated(t *testing.T) {
 			}
 		}
 	}
-	if s.Labels[ManagedByLabel] != ManagedByValue || s.Labels[ArgoCDSecretTypeLabel] != ArgoCDSecretTypeValue ||
-		s.Labels[SourceNameLabel] != "sandbox" || s.Annotations[SourceUIDAnnotation] != "uid-1" {
+	if s.Labels[api.ManagedByLabel] != api.ManagedByValue || s.Labels[ArgoCDSecretTypeLabel] != ArgoCDSecretTypeValue ||
+		s.Labels[api.SourceNameLabel] != "sandbox" || s.Annotations[api.SourceUIDAnnotation] != "uid-1" {
 		t.Errorf("our own keys lost: labels %v, annotations %v", s.Labels, s.Annotations)
 	}
 	if got := NeverPropagated(append([]string{"env"}, reserved...)); len(got) != len(reserved) {
@@ -175,15 +177,15 @@ func TestArgoCDNamespaceChoice(t *testing.T) {
 		want, err           string
 	}{
 		{name: "default: the first", want: "argocd-staging"},
-		{name: "by workload", workload: map[string]string{ArgoCDNamespaceAnnotation: "argocd-production"}, want: "argocd-production"},
-		{name: "by Namespace", namespace: map[string]string{ArgoCDNamespaceAnnotation: "argocd-production"}, want: "argocd-production"},
-		{name: "workload over Namespace", workload: map[string]string{ArgoCDNamespaceAnnotation: "argocd-staging"},
-			namespace: map[string]string{ArgoCDNamespaceAnnotation: "argocd-production"}, want: "argocd-staging"},
-		{name: "unlisted", workload: map[string]string{ArgoCDNamespaceAnnotation: "kube-system"},
+		{name: "by workload", workload: map[string]string{api.ArgoCDNamespaceAnnotation: "argocd-production"}, want: "argocd-production"},
+		{name: "by Namespace", namespace: map[string]string{api.ArgoCDNamespaceAnnotation: "argocd-production"}, want: "argocd-production"},
+		{name: "workload over Namespace", workload: map[string]string{api.ArgoCDNamespaceAnnotation: "argocd-staging"},
+			namespace: map[string]string{api.ArgoCDNamespaceAnnotation: "argocd-production"}, want: "argocd-staging"},
+		{name: "unlisted", workload: map[string]string{api.ArgoCDNamespaceAnnotation: "kube-system"},
 			err: `on StatefulSet vcluster-sandbox/sandbox names Argo CD namespace "kube-system", which is not one of the registrar's (argocd-staging, argocd-production`},
-		{name: "unlisted on the Namespace", namespace: map[string]string{ArgoCDNamespaceAnnotation: "argocd"},
+		{name: "unlisted on the Namespace", namespace: map[string]string{api.ArgoCDNamespaceAnnotation: "argocd"},
 			err: `on Namespace vcluster-sandbox names Argo CD namespace "argocd"`},
-		{name: "empty", workload: map[string]string{ArgoCDNamespaceAnnotation: ""}, err: `names Argo CD namespace ""`},
+		{name: "empty", workload: map[string]string{api.ArgoCDNamespaceAnnotation: ""}, err: `names Argo CD namespace ""`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, _ := sources(t)
@@ -191,9 +193,9 @@ func TestArgoCDNamespaceChoice(t *testing.T) {
 			src.Namespace = teamNamespace(tc.namespace, nil)
 			got, err := argocdNamespace(src, allowed)
 			if tc.err != "" {
-				ie, ok := asInputError(err)
-				if !ok || ie.Reason != ReasonBadAnnotation || !strings.Contains(ie.Message, tc.err) {
-					t.Errorf("got %q, %v; want %s saying %q", got, err, ReasonBadAnnotation, tc.err)
+				ie, ok := api.AsInputError(err)
+				if !ok || ie.Reason != api.ReasonBadAnnotation || !strings.Contains(ie.Message, tc.err) {
+					t.Errorf("got %q, %v; want %s saying %q", got, err, api.ReasonBadAnnotation, tc.err)
 				}
 				return
 			}

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // SetupIndexes registers the cache indexes a reconcile reads through
@@ -63,11 +65,11 @@ func VClusters(ctx context.Context, cache client.Reader, argocdNamespaces []stri
 	}
 	for _, ns := range argocdNamespaces {
 		var secrets corev1.SecretList
-		if err := cache.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabels{ManagedByLabel: ManagedByValue}); err != nil {
+		if err := cache.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabels{api.ManagedByLabel: api.ManagedByValue}); err != nil {
 			return nil, fmt.Errorf("listing the registrations in %s: %w", ns, err)
 		}
 		for _, s := range secrets.Items {
-			src := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
+			src := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
 			if src.Namespace != "" && src.Name != "" {
 				seen[src] = true
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // credentialsNotAfter is the earliest moment the credentials of a
@@ -148,9 +150,9 @@ const expiryRenewing = "renewing"
 // registrationExpiryBucket is the expiry bucket of registration s.
 func registrationExpiryBucket(s *corev1.Secret, now time.Time) string {
 	if hasTokenIdentity(s) {
-		if renew, err := time.Parse(time.RFC3339, s.Annotations[TokenRenewAfterAnnotation]); err == nil && now.Before(renew) {
+		if renew, err := time.Parse(time.RFC3339, s.Annotations[api.TokenRenewAfterAnnotation]); err == nil && now.Before(renew) {
 			return expiryRenewing
 		}
 	}
-	return expiryBucket(s.Annotations[CredentialsNotAfterAnnotation], now)
+	return expiryBucket(s.Annotations[api.CredentialsNotAfterAnnotation], now)
 }

@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // certExpiring returns a self-signed PEM certificate valid until notAfter.
@@ -98,13 +100,13 @@ func TestExpiryStateAndBucket(t *testing.T) {
 func TestBuildRecordsWhenTheCredentialsExpire(t *testing.T) {
 	src, vc := sources(t)
 	s := registrationOf(t, src)
-	got, err := time.Parse(time.RFC3339, s.Annotations[CredentialsNotAfterAnnotation])
+	got, err := time.Parse(time.RFC3339, s.Annotations[api.CredentialsNotAfterAnnotation])
 	if err != nil {
-		t.Fatalf("annotation %s: %v", CredentialsNotAfterAnnotation, err)
+		t.Fatalf("annotation %s: %v", api.CredentialsNotAfterAnnotation, err)
 	}
 	want, _ := credentialsNotAfter(credentials{CertData: vc.ClientCertificate(), CAData: vc.PKI.CACert})
 	if !got.Equal(want.Truncate(time.Second)) {
-		t.Errorf("%s = %v, want %v", CredentialsNotAfterAnnotation, got, want)
+		t.Errorf("%s = %v, want %v", api.CredentialsNotAfterAnnotation, got, want)
 	}
 
 	// A token without expiry leaves the annotation out: unknown.
@@ -112,7 +114,7 @@ func TestBuildRecordsWhenTheCredentialsExpire(t *testing.T) {
 	delete(src.KubeconfigSecret.Data, ClientCertificateKey)
 	delete(src.KubeconfigSecret.Data, ClientKeyKey)
 	src.KubeconfigSecret.Data[TokenKey] = []byte("opaque-token")
-	if s := registrationOf(t, src); s.Annotations[CredentialsNotAfterAnnotation] != "" {
-		t.Errorf("token without expiry: %s = %q, want none", CredentialsNotAfterAnnotation, s.Annotations[CredentialsNotAfterAnnotation])
+	if s := registrationOf(t, src); s.Annotations[api.CredentialsNotAfterAnnotation] != "" {
+		t.Errorf("token without expiry: %s = %q, want none", api.CredentialsNotAfterAnnotation, s.Annotations[api.CredentialsNotAfterAnnotation])
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/argoproj/argo-cd/v3/util/db"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // FuzzBuild feeds arbitrary kubeconfig Secret contents and annotation
@@ -38,16 +40,16 @@ func FuzzBuild(f *testing.F) {
 		}
 		ann := map[string]string{}
 		if clusterName != "" {
-			ann[ClusterNameAnnotation] = clusterName
+			ann[api.ClusterNameAnnotation] = clusterName
 		}
 		if namespaces != "" {
-			ann[NamespacesAnnotation] = namespaces
+			ann[api.NamespacesAnnotation] = namespaces
 		}
 		src.Workload.SetAnnotations(ann)
 
 		s, err := Build(src, opts)
 		if err != nil {
-			ie, ok := asInputError(err)
+			ie, ok := api.AsInputError(err)
 			if !ok {
 				t.Fatalf("not an InputError: %v", err)
 			}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // DefaultTokenTTL is the lifetime of a ServiceAccount token the registrar
@@ -24,18 +26,18 @@ const (
 // two-thirds mark.
 const renewalJitter = 0.1
 
-// identityOf is the identity of a vcluster: its IdentityAnnotation (the
-// workload's, else its Namespace's), else def, else IdentityAdmin.
+// identityOf is the identity of a vcluster: its api.IdentityAnnotation (the
+// workload's, else its Namespace's), else def, else api.IdentityAdmin.
 func identityOf(src Sources, def string) (string, error) {
-	if s, ok := src.setting(IdentityAnnotation); ok {
+	if s, ok := src.setting(api.IdentityAnnotation); ok {
 		switch s.value {
-		case IdentityAdmin, IdentityServiceAccount:
+		case api.IdentityAdmin, api.IdentityServiceAccount:
 			return s.value, nil
 		}
-		return "", s.invalid(fmt.Sprintf("%q or %q", IdentityAdmin, IdentityServiceAccount))
+		return "", s.invalid(fmt.Sprintf("%q or %q", api.IdentityAdmin, api.IdentityServiceAccount))
 	}
 	if def == "" {
-		return IdentityAdmin, nil
+		return api.IdentityAdmin, nil
 	}
 	return def, nil
 }
@@ -43,7 +45,7 @@ func identityOf(src Sources, def string) (string, error) {
 // identityScope is what the registrar's ServiceAccount is bound to inside a
 // vcluster: a ClusterRole cluster-wide, or in Namespaces only (as `argocd
 // cluster add --namespace` grants), a Role of its own in each or the
-// ClusterRole named by IdentityClusterRoleAnnotation.
+// ClusterRole named by api.IdentityClusterRoleAnnotation.
 type identityScope struct {
 	// ClusterRole is an existing ClusterRole to bind; "" binds the role
 	// the registrar creates (ManagerRole).
@@ -56,14 +58,14 @@ type identityScope struct {
 // scopeOf reads the identity scope of a vcluster from its annotations.
 func scopeOf(src Sources) (identityScope, error) {
 	var sc identityScope
-	if s, ok := src.setting(IdentityClusterRoleAnnotation); ok {
+	if s, ok := src.setting(api.IdentityClusterRoleAnnotation); ok {
 		v := strings.TrimSpace(s.value)
 		if v == "" || len(v) > 253 || strings.ContainsAny(v, "/%") || v == "." || v == ".." {
 			return sc, s.invalid("the name of a ClusterRole of the vcluster")
 		}
 		sc.ClusterRole = v
 	}
-	if s, ok := src.setting(NamespacesAnnotation); ok {
+	if s, ok := src.setting(api.NamespacesAnnotation); ok {
 		list, err := namespaceList(s.value)
 		if err != nil {
 			return sc, s.invalid("a comma-separated list of namespace names")
@@ -81,8 +83,8 @@ func (sc identityScope) role() string {
 	return ManagerRole
 }
 
-// String is the scope as TokenRenewAfterAnnotation's neighbour
-// IdentityScopeAnnotation records it.
+// String is the scope as api.TokenRenewAfterAnnotation's neighbour
+// api.IdentityScopeAnnotation records it.
 func (sc identityScope) String() string {
 	if len(sc.Namespaces) == 0 {
 		return "cluster:" + sc.role()
@@ -96,10 +98,10 @@ func (sc identityScope) String() string {
 func previousToken(registrations map[string]*corev1.Secret) *ServiceAccountToken {
 	var best *ServiceAccountToken
 	for _, s := range registrations {
-		if s.Annotations[IdentityAnnotation] != IdentityServiceAccount {
+		if s.Annotations[api.IdentityAnnotation] != api.IdentityServiceAccount {
 			continue
 		}
-		renewAfter, err := time.Parse(time.RFC3339, s.Annotations[TokenRenewAfterAnnotation])
+		renewAfter, err := time.Parse(time.RFC3339, s.Annotations[api.TokenRenewAfterAnnotation])
 		if err != nil {
 			continue
 		}
@@ -111,8 +113,8 @@ func previousToken(registrations map[string]*corev1.Secret) *ServiceAccountToken
 			best = &ServiceAccountToken{
 				Token:      cfg.BearerToken,
 				RenewAfter: renewAfter,
-				Rotation:   s.Annotations[TokenRotationAnnotation],
-				Scope:      s.Annotations[IdentityScopeAnnotation],
+				Rotation:   s.Annotations[api.TokenRotationAnnotation],
+				Scope:      s.Annotations[api.IdentityScopeAnnotation],
 			}
 		}
 	}
@@ -121,13 +123,13 @@ func previousToken(registrations map[string]*corev1.Secret) *ServiceAccountToken
 
 // renewalDue says why the token prev is to be replaced now, or "" when it
 // is not: none yet, two thirds of its lifetime passed, or a rotation asked
-// for with a new value of RotateTokenAnnotation.
+// for with a new value of api.RotateTokenAnnotation.
 func renewalDue(prev *ServiceAccountToken, rotation string, now time.Time) string {
 	switch {
 	case prev == nil:
 		return "no token issued yet"
 	case prev.Rotation != rotation:
-		return "rotation requested by annotation " + RotateTokenAnnotation
+		return "rotation requested by annotation " + api.RotateTokenAnnotation
 	case !now.Before(prev.RenewAfter):
 		return "two thirds of its lifetime passed"
 	}
@@ -149,5 +151,5 @@ func jitterFraction() float64 { return rand.Float64() }
 // hasTokenIdentity says whether registration s carries a ServiceAccount
 // token the registrar issued.
 func hasTokenIdentity(s *corev1.Secret) bool {
-	return s != nil && s.Annotations[IdentityAnnotation] == IdentityServiceAccount
+	return s != nil && s.Annotations[api.IdentityAnnotation] == api.IdentityServiceAccount
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // identityRetry is how soon an identity that could not be set up is tried
@@ -67,7 +69,7 @@ func (r *Reconciler) obtainIdentity(ctx context.Context, st *state) (bool, error
 	if err != nil {
 		return r.badInput(ctx, st, err)
 	}
-	if identity != IdentityServiceAccount {
+	if identity != api.IdentityServiceAccount {
 		return false, nil
 	}
 	conn, err := connectionOf(st.src)
@@ -79,7 +81,7 @@ func (r *Reconciler) obtainIdentity(ctx context.Context, st *state) (bool, error
 		return r.badInput(ctx, st, err)
 	}
 	now := r.now()
-	rotation := st.workload.Object.GetAnnotations()[RotateTokenAnnotation]
+	rotation := st.workload.Object.GetAnnotations()[api.RotateTokenAnnotation]
 	prev := previousToken(st.registrations)
 	memo, known := r.identities.memo(st.key)
 	renew := renewalDue(prev, rotation, now)
@@ -178,7 +180,7 @@ func (r *Reconciler) identityFailed(ctx context.Context, st *state, prev *Servic
 	keeps := "the vcluster stays unregistered until this is resolved"
 	switch {
 	case prev != nil:
-		keeps = "the registration keeps its current token until it expires (annotation " + CredentialsNotAfterAnnotation + ")"
+		keeps = "the registration keeps its current token until it expires (annotation " + api.CredentialsNotAfterAnnotation + ")"
 	case len(st.registrations) > 0:
 		keeps = "the existing registration is left as it is"
 	}
@@ -186,16 +188,16 @@ func (r *Reconciler) identityFailed(ctx context.Context, st *state, prev *Servic
 		strings.TrimSuffix(cause.Error(), "."), keeps, identityRetry)
 	if prev == nil {
 		if len(st.registrations) == 0 {
-			st.decide(DecisionRefuse, nil, "%s: %s", ReasonIdentityFailed, msg)
+			st.decide(DecisionRefuse, nil, "%s: %s", api.ReasonIdentityFailed, msg)
 		}
 		for _, s := range st.registrations {
-			st.decide(DecisionRefuse, s, "%s: %s", ReasonIdentityFailed, msg)
+			st.decide(DecisionRefuse, s, "%s: %s", api.ReasonIdentityFailed, msg)
 		}
 	}
 	if memo.failure != msg {
 		memo.failure = msg
-		r.metrics().errors.WithLabelValues(ReasonIdentityFailed).Inc()
-		r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonIdentityFailed, "Identity", "%s", msg)
+		r.metrics().errors.WithLabelValues(api.ReasonIdentityFailed).Inc()
+		r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonIdentityFailed, "Identity", "%s", msg)
 		log.FromContext(ctx).Info("ServiceAccount identity failed", "error", cause.Error(), "foreign", isForeign(cause))
 	}
 	if prev == nil {

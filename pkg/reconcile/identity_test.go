@@ -12,6 +12,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // The names and rules of the identity inside a vcluster are Argo CD's own,
@@ -48,7 +50,7 @@ func TestRBACForScope(t *testing.T) {
 		t.Errorf("namespaced, existing ClusterRole: %+v", d)
 	}
 	for _, obj := range []metav1.Object{d.roleBindings[0], rbacFor(identityScope{}).clusterRole} {
-		if obj.GetLabels()[ManagedByLabel] != ManagedByValue {
+		if obj.GetLabels()[api.ManagedByLabel] != api.ManagedByValue {
 			t.Errorf("%s carries no managed-by label", obj.GetName())
 		}
 	}
@@ -56,30 +58,30 @@ func TestRBACForScope(t *testing.T) {
 
 func TestIdentityAndScopeFromAnnotations(t *testing.T) {
 	src, _ := sources(t)
-	if id, err := identityOf(src, ""); err != nil || id != IdentityAdmin {
+	if id, err := identityOf(src, ""); err != nil || id != api.IdentityAdmin {
 		t.Errorf("default: %q %v", id, err)
 	}
-	if id, _ := identityOf(src, IdentityServiceAccount); id != IdentityServiceAccount {
+	if id, _ := identityOf(src, api.IdentityServiceAccount); id != api.IdentityServiceAccount {
 		t.Errorf("--identity=serviceaccount: %q", id)
 	}
 	src.Namespace = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vcluster-sandbox",
-		Annotations: map[string]string{IdentityAnnotation: IdentityServiceAccount, IdentityClusterRoleAnnotation: "edit"}}}
-	if id, _ := identityOf(src, IdentityAdmin); id != IdentityServiceAccount {
+		Annotations: map[string]string{api.IdentityAnnotation: api.IdentityServiceAccount, api.IdentityClusterRoleAnnotation: "edit"}}}
+	if id, _ := identityOf(src, api.IdentityAdmin); id != api.IdentityServiceAccount {
 		t.Errorf("Namespace annotation: %q", id)
 	}
-	src.Workload.SetAnnotations(map[string]string{IdentityAnnotation: IdentityAdmin, NamespacesAnnotation: "a, b"})
-	if id, _ := identityOf(src, IdentityServiceAccount); id != IdentityAdmin {
+	src.Workload.SetAnnotations(map[string]string{api.IdentityAnnotation: api.IdentityAdmin, api.NamespacesAnnotation: "a, b"})
+	if id, _ := identityOf(src, api.IdentityServiceAccount); id != api.IdentityAdmin {
 		t.Errorf("the workload's annotation wins: %q", id)
 	}
 	sc, err := scopeOf(src)
 	if err != nil || sc.String() != "namespaces:edit:a,b" {
 		t.Errorf("scope %q %v", sc.String(), err)
 	}
-	src.Workload.SetAnnotations(map[string]string{IdentityAnnotation: "sa"})
+	src.Workload.SetAnnotations(map[string]string{api.IdentityAnnotation: "sa"})
 	if _, err := identityOf(src, ""); err == nil || !strings.Contains(err.Error(), `"serviceaccount"`) {
 		t.Errorf("bad value: %v", err)
 	}
-	src.Workload.SetAnnotations(map[string]string{IdentityClusterRoleAnnotation: "a/b"})
+	src.Workload.SetAnnotations(map[string]string{api.IdentityClusterRoleAnnotation: "a/b"})
 	if _, err := scopeOf(src); err == nil {
 		t.Error("a ClusterRole name with a slash is accepted")
 	}
@@ -126,11 +128,11 @@ func TestBuildWithServiceAccountToken(t *testing.T) {
 	src, vc := sources(t)
 	exp := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
 	token := jwt(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
-	if _, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: IdentityServiceAccount}); err == nil {
+	if _, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount}); err == nil {
 		t.Fatal("built a registration for the serviceaccount identity without a token")
 	}
 	src.Token = &ServiceAccountToken{Token: token, RenewAfter: exp.Add(-8 * time.Hour), Rotation: "r1", Scope: "cluster:" + ManagerRole}
-	s, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: IdentityServiceAccount})
+	s, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +143,11 @@ func TestBuildWithServiceAccountToken(t *testing.T) {
 			c.BearerToken == token, len(c.TLSClientConfig.CertData), len(c.TLSClientConfig.KeyData), string(c.TLSClientConfig.CAData) == string(vc.PKI.CACert))
 	}
 	for k, v := range map[string]string{
-		IdentityAnnotation:            IdentityServiceAccount,
-		TokenRenewAfterAnnotation:     exp.Add(-8 * time.Hour).Format(time.RFC3339),
-		TokenRotationAnnotation:       "r1",
-		IdentityScopeAnnotation:       "cluster:" + ManagerRole,
-		CredentialsNotAfterAnnotation: exp.Format(time.RFC3339),
+		api.IdentityAnnotation:            api.IdentityServiceAccount,
+		api.TokenRenewAfterAnnotation:     exp.Add(-8 * time.Hour).Format(time.RFC3339),
+		api.TokenRotationAnnotation:       "r1",
+		api.IdentityScopeAnnotation:       "cluster:" + ManagerRole,
+		api.CredentialsNotAfterAnnotation: exp.Format(time.RFC3339),
 	} {
 		if s.Annotations[k] != v {
 			t.Errorf("annotation %s = %q, want %q", k, s.Annotations[k], v)
@@ -166,21 +168,21 @@ func TestBuildWithServiceAccountToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if decodeConfig(t, admin).BearerToken != "" || admin.Annotations[IdentityAnnotation] != "" {
+	if decodeConfig(t, admin).BearerToken != "" || admin.Annotations[api.IdentityAnnotation] != "" {
 		t.Error("the admin identity carries the token")
 	}
 }
 
 func TestExpiryWarningOfATokenStartsWhenRenewalIsOverdue(t *testing.T) {
 	d := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
-		IdentityAnnotation:            IdentityServiceAccount,
-		TokenRenewAfterAnnotation:     "2026-12-02T16:00:00Z",
-		CredentialsNotAfterAnnotation: "2026-12-03T00:00:00Z",
+		api.IdentityAnnotation:            api.IdentityServiceAccount,
+		api.TokenRenewAfterAnnotation:     "2026-12-02T16:00:00Z",
+		api.CredentialsNotAfterAnnotation: "2026-12-03T00:00:00Z",
 	}}}
 	if got := expiryWarningOf(d, DefaultExpiryWarning); got != 8*time.Hour-time.Minute {
 		t.Errorf("warning %s", got)
 	}
-	delete(d.Annotations, IdentityAnnotation)
+	delete(d.Annotations, api.IdentityAnnotation)
 	if got := expiryWarningOf(d, DefaultExpiryWarning); got != DefaultExpiryWarning {
 		t.Errorf("certificate: warning %s", got)
 	}
@@ -190,9 +192,9 @@ func TestExpiryWarningOfATokenStartsWhenRenewalIsOverdue(t *testing.T) {
 // until its renewal is overdue, then counted by what it has left.
 func TestExpiryBucketOfATokenIsRenewingUntilOverdue(t *testing.T) {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
-		IdentityAnnotation:            IdentityServiceAccount,
-		TokenRenewAfterAnnotation:     "2026-12-02T16:00:00Z",
-		CredentialsNotAfterAnnotation: "2026-12-03T00:00:00Z",
+		api.IdentityAnnotation:            api.IdentityServiceAccount,
+		api.TokenRenewAfterAnnotation:     "2026-12-02T16:00:00Z",
+		api.CredentialsNotAfterAnnotation: "2026-12-03T00:00:00Z",
 	}}}
 	if got := registrationExpiryBucket(s, time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)); got != "renewing" {
 		t.Errorf("before renewal: %s", got)
@@ -200,7 +202,7 @@ func TestExpiryBucketOfATokenIsRenewingUntilOverdue(t *testing.T) {
 	if got := registrationExpiryBucket(s, time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC)); got != "24h" {
 		t.Errorf("renewal overdue: %s", got)
 	}
-	delete(s.Annotations, IdentityAnnotation)
+	delete(s.Annotations, api.IdentityAnnotation)
 	if got := registrationExpiryBucket(s, time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)); got != "24h" {
 		t.Errorf("a certificate: %s", got)
 	}

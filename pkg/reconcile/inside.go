@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // inside is a client of one vcluster's API server, made with the admin
@@ -60,7 +62,7 @@ type foreignError struct{ what string }
 
 func (e *foreignError) Error() string {
 	return fmt.Sprintf("%s exists in the vcluster and does not carry label %s=%s, so the registrar did not create it and leaves it alone; delete it inside the vcluster (or choose the admin identity) to let the registrar set up Argo CD's ServiceAccount",
-		e.what, ManagedByLabel, ManagedByValue)
+		e.what, api.ManagedByLabel, api.ManagedByValue)
 }
 
 func isForeign(err error) bool {
@@ -89,7 +91,7 @@ func describe(obj client.Object) string {
 	return kind + " " + obj.GetName()
 }
 
-func ours(obj client.Object) bool { return obj.GetLabels()[ManagedByLabel] == ManagedByValue }
+func ours(obj client.Object) bool { return obj.GetLabels()[api.ManagedByLabel] == api.ManagedByValue }
 
 // ensure makes the object desired exist as it says: created when missing,
 // updated when one of ours differs (same says whether it does), replaced
@@ -101,7 +103,7 @@ func ensure[T client.Object](ctx context.Context, c client.Client, desired, exis
 	err = c.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := c.Create(ctx, desired, client.FieldOwner(FieldOwner)); err != nil {
+		if err := c.Create(ctx, desired, client.FieldOwner(api.FieldOwner)); err != nil {
 			return false, fmt.Errorf("creating %s in the vcluster: %w", what, err)
 		}
 		return true, nil
@@ -115,13 +117,13 @@ func ensure[T client.Object](ctx context.Context, c client.Client, desired, exis
 		if err := c.Delete(ctx, existing, client.Preconditions{UID: ptr.To(existing.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
 			return false, fmt.Errorf("replacing %s in the vcluster: %w", what, err)
 		}
-		if err := c.Create(ctx, desired, client.FieldOwner(FieldOwner)); err != nil {
+		if err := c.Create(ctx, desired, client.FieldOwner(api.FieldOwner)); err != nil {
 			return false, fmt.Errorf("replacing %s in the vcluster: %w", what, err)
 		}
 		return true, nil
 	}
 	desired.SetResourceVersion(existing.GetResourceVersion())
-	if err := c.Update(ctx, desired, client.FieldOwner(FieldOwner)); err != nil {
+	if err := c.Update(ctx, desired, client.FieldOwner(api.FieldOwner)); err != nil {
 		return false, fmt.Errorf("restoring %s in the vcluster: %w", what, err)
 	}
 	return false, nil

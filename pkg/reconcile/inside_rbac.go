@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // managerClusterRules and managerNamespaceRules are the rules `argocd
@@ -32,7 +34,7 @@ var (
 var managerSubject = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: ManagerNamespace}
 
 func managed(name, namespace string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{ManagedByLabel: ManagedByValue}}
+	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{api.ManagedByLabel: api.ManagedByValue}}
 }
 
 // desiredRBAC is what the ServiceAccount identity of scope consists of
@@ -87,7 +89,7 @@ func (in *inside) ensureRBAC(ctx context.Context, sc identityScope) (saCreated b
 		var cr rbacv1.ClusterRole
 		if err := c.Get(ctx, client.ObjectKey{Name: sc.ClusterRole}, &cr); apierrors.IsNotFound(err) {
 			return saCreated, fmt.Errorf("ClusterRole %s, named by annotation %s, does not exist in the vcluster; create it there or remove the annotation",
-				sc.ClusterRole, IdentityClusterRoleAnnotation)
+				sc.ClusterRole, api.IdentityClusterRoleAnnotation)
 		} else if err != nil {
 			return saCreated, fmt.Errorf("reading ClusterRole %s in the vcluster: %w", sc.ClusterRole, err)
 		}
@@ -96,7 +98,7 @@ func (in *inside) ensureRBAC(ctx context.Context, sc identityScope) (saCreated b
 		var n corev1.Namespace
 		if err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); apierrors.IsNotFound(err) {
 			return saCreated, fmt.Errorf("namespace %s, listed in annotation %s, does not exist in the vcluster; create it there or remove it from the list",
-				ns, NamespacesAnnotation)
+				ns, api.NamespacesAnnotation)
 		} else if err != nil {
 			return saCreated, fmt.Errorf("reading namespace %s in the vcluster: %w", ns, err)
 		}
@@ -144,7 +146,7 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([
 		}
 	}
 	var bindings rbacv1.RoleBindingList
-	if err := c.List(ctx, &bindings, client.MatchingLabels{ManagedByLabel: ManagedByValue}); err != nil {
+	if err := c.List(ctx, &bindings, client.MatchingLabels{api.ManagedByLabel: api.ManagedByValue}); err != nil {
 		return removed, fmt.Errorf("listing RoleBindings in the vcluster: %w", err)
 	}
 	for i := range bindings.Items {
@@ -161,7 +163,7 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([
 		}
 	}
 	var roles rbacv1.RoleList
-	if err := c.List(ctx, &roles, client.MatchingLabels{ManagedByLabel: ManagedByValue}); err != nil {
+	if err := c.List(ctx, &roles, client.MatchingLabels{api.ManagedByLabel: api.ManagedByValue}); err != nil {
 		return removed, fmt.Errorf("listing Roles in the vcluster: %w", err)
 	}
 	for i := range roles.Items {

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // credentials are what a registration needs from a kubeconfig Secret: the CA
@@ -41,7 +43,7 @@ func readCredentials(secret *corev1.Secret) (credentials, error) {
 			if m := yamlLine.FindString(err.Error()); m != "" {
 				where = " (at " + m + ")"
 			}
-			return c, inputErrorf(ReasonBadKubeconfig,
+			return c, api.InputErrorf(api.ReasonBadKubeconfig,
 				"key %q of Secret %s is not a parsable kubeconfig%s; re-export it from the vcluster",
 				KubeconfigKey, ref, where)
 		}
@@ -72,18 +74,18 @@ func credentialsFromKubeconfig(cfg *clientcmdapi.Config, ref string) (credential
 	}
 	kctx, ok := cfg.Contexts[name]
 	if !ok {
-		return c, inputErrorf(ReasonBadKubeconfig,
+		return c, api.InputErrorf(api.ReasonBadKubeconfig,
 			"kubeconfig in Secret %s has no usable current-context (%q); set current-context to the vcluster's context",
 			ref, name)
 	}
 	cluster, ok := cfg.Clusters[kctx.Cluster]
 	if !ok {
-		return c, inputErrorf(ReasonBadKubeconfig,
+		return c, api.InputErrorf(api.ReasonBadKubeconfig,
 			"kubeconfig in Secret %s: context %q names cluster %q, which is not defined", ref, name, kctx.Cluster)
 	}
 	user, ok := cfg.AuthInfos[kctx.AuthInfo]
 	if !ok {
-		return c, inputErrorf(ReasonBadKubeconfig,
+		return c, api.InputErrorf(api.ReasonBadKubeconfig,
 			"kubeconfig in Secret %s: context %q names user %q, which is not defined", ref, name, kctx.AuthInfo)
 	}
 	switch {
@@ -112,7 +114,7 @@ func credentialsFromKubeconfig(cfg *clientcmdapi.Config, ref string) (credential
 }
 
 func refused(ref, what string) error {
-	return inputErrorf(ReasonUnsupportedKubeconfig,
+	return api.InputErrorf(api.ReasonUnsupportedKubeconfig,
 		"kubeconfig in Secret %s uses %s; only inline certificate-authority-data with client-certificate-data/client-key-data or a token is accepted",
 		ref, what)
 }
@@ -120,25 +122,25 @@ func refused(ref, what string) error {
 // validate checks that the credentials can make a verified TLS connection.
 func (c credentials) validate(ref string) error {
 	if len(c.CAData) == 0 {
-		return inputErrorf(ReasonMissingCredentials,
+		return api.InputErrorf(api.ReasonMissingCredentials,
 			"Secret %s has no certificate authority (neither certificate-authority-data in key %q nor key %q); the registrar never registers without TLS verification",
 			ref, KubeconfigKey, CertificateAuthorityKey)
 	}
 	if err := validateCA(c.CAData); err != nil {
-		return inputErrorf(ReasonBadCertificate, "certificate authority in Secret %s: %s", ref, err)
+		return api.InputErrorf(api.ReasonBadCertificate, "certificate authority in Secret %s: %s", ref, err)
 	}
 	hasCert, hasKey := len(c.CertData) > 0, len(c.KeyData) > 0
 	switch {
 	case hasCert != hasKey:
-		return inputErrorf(ReasonMissingCredentials,
+		return api.InputErrorf(api.ReasonMissingCredentials,
 			"Secret %s has a client certificate without its key, or a key without its certificate; both are needed", ref)
 	case hasCert:
 		if _, err := tls.X509KeyPair(c.CertData, c.KeyData); err != nil {
-			return inputErrorf(ReasonBadCertificate,
+			return api.InputErrorf(api.ReasonBadCertificate,
 				"client certificate and key in Secret %s are not a valid PEM pair that belong together", ref)
 		}
 	case c.Token == "":
-		return inputErrorf(ReasonMissingCredentials,
+		return api.InputErrorf(api.ReasonMissingCredentials,
 			"Secret %s has neither a client certificate and key nor a token", ref)
 	}
 	return nil

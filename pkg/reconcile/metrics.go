@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // reconcilerMetrics are the metrics of one Reconciler, held by it.
@@ -130,7 +132,7 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, ns := range c.namespaces {
 		var list corev1.SecretList
 		if err := c.reader.List(context.Background(), &list, client.InNamespace(ns),
-			client.MatchingLabels{ManagedByLabel: ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
+			client.MatchingLabels{api.ManagedByLabel: api.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
 			for _, d := range []*prometheus.Desc{c.registered, c.state, c.connected, c.expiry} {
 				ch <- prometheus.NewInvalidMetric(d, err)
 			}
@@ -140,16 +142,16 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 		for i := range list.Items {
 			s := &list.Items[i]
 			buckets[registrationExpiryBucket(s, now)]++
-			switch s.Annotations[ConnectionStateAnnotation] {
-			case ConnectionSuccessful:
+			switch s.Annotations[api.ConnectionStateAnnotation] {
+			case api.ConnectionSuccessful:
 				states["successful"]++
 				ch <- c.connectedMetric(s, 1)
-			case ConnectionFailed:
+			case api.ConnectionFailed:
 				states["failed"]++
 				ch <- c.connectedMetric(s, 0)
-			case ConnectionPending:
+			case api.ConnectionPending:
 				states["pending"]++
-			case ConnectionPaused:
+			case api.ConnectionPaused:
 				states["paused"]++
 			default:
 				states["unknown"]++
@@ -167,5 +169,5 @@ func (c *registeredCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *registeredCollector) connectedMetric(s *corev1.Secret, v float64) prometheus.Metric {
 	return prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, v,
-		s.Labels[SourceNamespaceLabel], s.Labels[SourceNameLabel], s.Namespace)
+		s.Labels[api.SourceNamespaceLabel], s.Labels[api.SourceNameLabel], s.Namespace)
 }

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // A Decision is what a reconcile decided for one registration of a
@@ -109,7 +111,7 @@ func differences(existing, desired *corev1.Secret) []string {
 	}{
 		{"label", func(k string) bool { return existing.Labels[k] != desired.Labels[k] }, slices.Collect(maps.Keys(desired.Labels))},
 		{"annotation", func(k string) bool {
-			return k != ContentHashAnnotation && existing.Annotations[k] != desired.Annotations[k]
+			return k != api.ContentHashAnnotation && existing.Annotations[k] != desired.Annotations[k]
 		}, slices.Collect(maps.Keys(desired.Annotations))},
 		{"data", func(k string) bool { return string(existing.Data[k]) != string(desired.Data[k]) }, slices.Collect(maps.Keys(desired.Data))},
 	} {

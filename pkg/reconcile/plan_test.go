@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 func TestDifferencesNameKeysNotValues(t *testing.T) {
 	existing := &corev1.Secret{Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{ArgoCDServerKey: []byte("https://a.b.svc"), ArgoCDConfigKey: []byte("old-credentials")}}
 	existing.Labels = map[string]string{"team": "a"}
-	existing.Annotations = map[string]string{ContentHashAnnotation: "1"}
+	existing.Annotations = map[string]string{api.ContentHashAnnotation: "1"}
 	for _, tc := range []struct {
 		name   string
 		change func(*corev1.Secret)
@@ -27,7 +29,7 @@ func TestDifferencesNameKeysNotValues(t *testing.T) {
 		{"a key removed", func(s *corev1.Secret) { delete(s.Labels, "team") }, []string{"a key no longer written"}},
 	} {
 		desired := existing.DeepCopy()
-		desired.Annotations[ContentHashAnnotation] = "2"
+		desired.Annotations[api.ContentHashAnnotation] = "2"
 		tc.change(desired)
 		if got := differences(existing, desired); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // DialFunc dials a network address, as net.Dialer.DialContext does.
@@ -22,8 +24,8 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // probeResult is what one connection probe found.
 type probeResult struct {
-	// State is ConnectionSuccessful or ConnectionFailed; the prober
-	// reports a failure within a grace window as ConnectionPending.
+	// State is api.ConnectionSuccessful or api.ConnectionFailed; the prober
+	// reports a failure within a grace window as api.ConnectionPending.
 	State string
 	// Reason classifies a failure for the metric: dns, tcp, tls,
 	// credentials, discovery, timeout or http.
@@ -132,11 +134,11 @@ func probeRegistration(ctx context.Context, s *corev1.Secret, dial DialFunc, tim
 	if version != "" {
 		msg += " (Kubernetes " + version + ")"
 	}
-	return probeResult{State: ConnectionSuccessful, Message: msg}
+	return probeResult{State: api.ConnectionSuccessful, Message: msg}
 }
 
 func failed(reason, msg string) probeResult {
-	return probeResult{State: ConnectionFailed, Reason: reason, Message: msg}
+	return probeResult{State: api.ConnectionFailed, Reason: reason, Message: msg}
 }
 
 // badStatus classifies an answer other than 200.
@@ -181,7 +183,7 @@ func classify(err error, server, serverName string, timeout time.Duration) probe
 	case errors.As(err, &hostErr):
 		return failed(probeTLS, fmt.Sprintf(
 			"TLS: the vcluster's certificate does not name %q, it names %s; add %q to the vcluster's controlPlane.proxy.extraSANs, or set annotation %s to one of those names",
-			serverName, certNames(hostErr.Certificate), serverName, TLSServerNameAnnotation))
+			serverName, certNames(hostErr.Certificate), serverName, api.TLSServerNameAnnotation))
 	case errors.As(err, &authErr):
 		return failed(probeTLS,
 			"TLS: the vcluster's certificate is not signed by the CA in the registration (unknown authority); the kubeconfig Secret may hold an old CA: re-export it, or restart the vcluster after a CA rotation")

@@ -17,6 +17,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -115,27 +116,27 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 	}{
 		{
 			name:    "connects with the registration's CA, server name and client certificate",
-			state:   ConnectionSuccessful,
+			state:   api.ConnectionSuccessful,
 			message: []string{"/version, /api and /apis succeeded", "Kubernetes v1.37.2"},
 		},
 		{
 			name:    "discovery failing while /version answers",
 			shape:   func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) { s.answer["/apis"] = 503 },
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeDiscovery,
 			message: []string{"API discovery failed", "GET /apis", "503 Service Unavailable"},
 		},
 		{
 			name:    "credentials answered 401",
 			shape:   func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) { s.answer["/version"] = 401 },
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeCredentials,
 			message: []string{"credentials rejected", "401 Unauthorized"},
 		},
 		{
 			name:    "identity not allowed discovery",
 			shape:   func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) { s.answer["/api"] = 403 },
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeCredentials,
 			message: []string{"credentials rejected", "GET /api", "403 Forbidden"},
 		},
@@ -144,7 +145,7 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 			shape: func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) {
 				s.answer["/version"] = http.StatusFound
 			},
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeHTTP,
 			message: []string{"302 Found", "elsewhere.example", "not followed"},
 		},
@@ -159,19 +160,19 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 				src.KubeconfigSecret.Data[KubeconfigKey] = nil
 				delete(src.KubeconfigSecret.Data, KubeconfigKey)
 			},
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeTLS,
 			message: []string{"not signed by the CA in the registration"},
 		},
 		{
 			name: "certificate lacks the server name",
 			shape: func(_ *testing.T, _ *apiStandIn, src *Sources, _ *fixture.VCluster) {
-				src.Workload.SetAnnotations(map[string]string{TLSServerNameAnnotation: "sandbox.example.com"})
+				src.Workload.SetAnnotations(map[string]string{api.TLSServerNameAnnotation: "sandbox.example.com"})
 			},
-			state:  ConnectionFailed,
+			state:  api.ConnectionFailed,
 			reason: probeTLS,
 			message: []string{`does not name "sandbox.example.com"`, "sandbox.vcluster-sandbox", "127.0.0.1",
-				"controlPlane.proxy.extraSANs", TLSServerNameAnnotation},
+				"controlPlane.proxy.extraSANs", api.TLSServerNameAnnotation},
 		},
 		{
 			name: "client certificate of another CA",
@@ -187,7 +188,7 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 			// A Go client sends no certificate the server's list of
 			// acceptable CAs excludes, as Argo CD's would not: the server
 			// sees an anonymous client.
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeCredentials,
 			message: []string{"credentials rejected", "401 Unauthorized", "client certificate"},
 		},
@@ -196,7 +197,7 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 			dial: func(t *testing.T, _ *apiStandIn) DialFunc {
 				return dialTo(t, fixture.FreeAddr(t), service)
 			},
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeTCP,
 			message: []string{"cannot connect to https://sandbox.vcluster-sandbox.svc", "connection refused"},
 		},
@@ -208,7 +209,7 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 						Err: "no such host", Name: "sandbox.vcluster-sandbox.svc", IsNotFound: true}}
 				}
 			},
-			state:   ConnectionFailed,
+			state:   api.ConnectionFailed,
 			reason:  probeDNS,
 			message: []string{"cannot resolve sandbox.vcluster-sandbox.svc", "no such host", "Service exist"},
 		},
@@ -216,7 +217,7 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 			name:       "no answer in time",
 			shape:      func(_ *testing.T, s *apiStandIn, _ *Sources, _ *fixture.VCluster) { s.delay = 2 * time.Second },
 			timeoutArg: 300 * time.Millisecond,
-			state:      ConnectionFailed,
+			state:      api.ConnectionFailed,
 			reason:     probeTimeout,
 			message:    []string{"no answer from https://sandbox.vcluster-sandbox.svc within 300ms"},
 		},
@@ -267,9 +268,9 @@ func TestProbeSendsTheBearerTokenOfATokenRegistration(t *testing.T) {
 		cfg.BearerToken = token
 		reg.Data[ArgoCDConfigKey], _ = json.Marshal(cfg)
 		res := probeRegistration(context.Background(), reg, dialTo(t, server.Listener.Addr().String(), "sandbox.vcluster-sandbox.svc:443"), 5*time.Second)
-		want := ConnectionFailed
+		want := api.ConnectionFailed
 		if token == server.token {
-			want = ConnectionSuccessful
+			want = api.ConnectionSuccessful
 		}
 		if res.State != want {
 			t.Errorf("token %q: got %s: %s, want %s", token, res.State, res.Message, want)
@@ -288,7 +289,7 @@ func TestProbeUsesNoProxyAndKeepsNoConnection(t *testing.T) {
 	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
 	res := probeRegistration(context.Background(), registrationOf(t, src),
 		dialTo(t, server.Listener.Addr().String(), "sandbox.vcluster-sandbox.svc:443"), 5*time.Second)
-	if res.State != ConnectionSuccessful {
+	if res.State != api.ConnectionSuccessful {
 		t.Fatalf("probe failed with a proxy in the environment: %s", res.Message)
 	}
 	err := fixture.Poll(context.Background(), "the probe's connections are closed",

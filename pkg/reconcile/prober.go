@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // Defaults of the connection probe.
@@ -127,11 +129,11 @@ func (p *prober) Start(ctx context.Context) error {
 // a whole fleet in the same second.
 func (p *prober) track(existing, desired *corev1.Secret, w *workload) {
 	key := types.NamespacedName{Namespace: desired.Namespace, Name: desired.Name}
-	hash := desired.Annotations[ContentHashAnnotation]
-	written := existing == nil || existing.Annotations[ContentHashAnnotation] != hash
+	hash := desired.Annotations[api.ContentHashAnnotation]
+	written := existing == nil || existing.Annotations[api.ContentHashAnnotation] != hash
 	state := ""
 	if existing != nil {
-		state = existing.Annotations[ConnectionStateAnnotation]
+		state = existing.Annotations[api.ConnectionStateAnnotation]
 	}
 	paused := pausedBy(w.Object) != ""
 	p.mu.Lock()
@@ -149,15 +151,15 @@ func (p *prober) track(existing, desired *corev1.Secret, w *workload) {
 	resumed := known && a.paused && !paused
 	// A process that has not seen the registration yet (a new leader)
 	// opens a window for one never probed or still Pending.
-	firstLook := !known && (state == "" || state == ConnectionPending)
-	fresh := !paused && (written || firstLook || state == ConnectionPaused || resumed || (readiness && w.Ready))
+	firstLook := !known && (state == "" || state == api.ConnectionPending)
+	fresh := !paused && (written || firstLook || state == api.ConnectionPaused || resumed || (readiness && w.Ready))
 	if fresh {
 		a.since, a.failures = time.Now(), 0
 	}
 	a.ready, a.paused = w.Ready, paused
 	p.mu.Unlock()
 	switch {
-	case fresh || (readiness && !paused) || (paused && state != ConnectionPaused):
+	case fresh || (readiness && !paused) || (paused && state != api.ConnectionPaused):
 		p.queue.Add(key)
 	case !known:
 		p.queue.AddAfter(key, time.Duration(rand.Int64N(int64(p.interval)+1)))
@@ -196,7 +198,7 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 		p.queue.AddAfter(key, freshRetry)
 		return
 	}
-	vcluster := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
+	vcluster := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
 	// Without its workload (being deleted, say) the registration is probed
 	// and a change is logged only.
 	w, _ := getWorkload(ctx, p.r.Client, vcluster)
@@ -205,7 +207,7 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 	if why := pausedBy(workloadObject(w)); why != "" {
 		// No probe traffic: the reconcile that sees it resume probes at
 		// once. Looking at the cache again each interval costs nothing.
-		res = probeResult{State: ConnectionPaused, Message: fmt.Sprintf(
+		res = probeResult{State: api.ConnectionPaused, Message: fmt.Sprintf(
 			"the vcluster is paused (its %s is %s): its registration is kept, and probed as soon as it resumes", w.Kind, why)}
 	} else {
 		m := p.r.metrics()
@@ -215,7 +217,7 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 			return // shutting down: the probe was cut short, not failed
 		}
 		m.probeDuration.Observe(time.Since(start).Seconds())
-		if res.State == ConnectionFailed {
+		if res.State == api.ConnectionFailed {
 			m.probeFailures.WithLabelValues(res.Reason).Inc()
 			var failures int
 			res, failures = p.failed(key, res)
@@ -248,7 +250,7 @@ func (p *prober) failed(key types.NamespacedName, res probeResult) (probeResult,
 	}
 	a.failures++
 	if res.Reason != probeTLS && res.Reason != probeCredentials && graced(a.since, time.Now(), p.grace) {
-		res.State = ConnectionPending
+		res.State = api.ConnectionPending
 		res.Message = fmt.Sprintf("not connected yet, checking again (a vcluster just registered, ready or resumed has %s to answer): %s",
 			p.grace, res.Message)
 	}
@@ -281,7 +283,7 @@ func (p *prober) stale(key types.NamespacedName, s *corev1.Secret) bool {
 	if a == nil || a.hash == "" {
 		return false
 	}
-	if (s != nil && s.Annotations[ContentHashAnnotation] == a.hash) || a.tries >= freshAttempts {
+	if (s != nil && s.Annotations[api.ContentHashAnnotation] == a.hash) || a.tries >= freshAttempts {
 		a.hash, a.tries = "", 0
 		return false
 	}
@@ -313,8 +315,8 @@ func (p *prober) forget(key types.NamespacedName) {
 // workload: a Warning on failure, a Normal on the first success and on
 // recovery. A steady state writes nothing and emits nothing.
 func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res probeResult) error {
-	prevState := s.Annotations[ConnectionStateAnnotation]
-	if prevState == res.State && s.Annotations[ConnectionMessageAnnotation] == res.Message {
+	prevState := s.Annotations[api.ConnectionStateAnnotation]
+	if prevState == res.State && s.Annotations[api.ConnectionMessageAnnotation] == res.Message {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
@@ -323,17 +325,17 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res 
 	}
 	// A new message in the same state (another reason to fail) keeps the
 	// moment the state began.
-	if prevState != res.State || s.Annotations[ConnectionSinceAnnotation] == "" {
-		s.Annotations[ConnectionSinceAnnotation] = time.Now().UTC().Format(time.RFC3339)
+	if prevState != res.State || s.Annotations[api.ConnectionSinceAnnotation] == "" {
+		s.Annotations[api.ConnectionSinceAnnotation] = time.Now().UTC().Format(time.RFC3339)
 	}
-	s.Annotations[ConnectionStateAnnotation] = res.State
-	s.Annotations[ConnectionMessageAnnotation] = res.Message
+	s.Annotations[api.ConnectionStateAnnotation] = res.State
+	s.Annotations[api.ConnectionMessageAnnotation] = res.Message
 	// A merge patch, not an apply: it never creates a Secret deleted
 	// meanwhile, and the resource version makes it fail on a newer one.
 	// Its echo reconciles nothing: the reconcile leaves these annotations
 	// to the prober.
 	done := p.r.ownWrites.begin(ctx, client.ObjectKeyFromObject(s))
-	if err := p.r.Client.Patch(ctx, s, patch, client.FieldOwner(ProbeFieldOwner)); err != nil {
+	if err := p.r.Client.Patch(ctx, s, patch, client.FieldOwner(api.ProbeFieldOwner)); err != nil {
 		done()
 		return fmt.Errorf("recording the connection state on %s/%s: %w", s.Namespace, s.Name, err)
 	}
@@ -341,29 +343,29 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res 
 	p.r.metrics().writes.WithLabelValues("probe").Inc()
 
 	logger := log.FromContext(ctx)
-	vcluster := types.NamespacedName{Namespace: s.Labels[SourceNamespaceLabel], Name: s.Labels[SourceNameLabel]}
+	vcluster := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
 	if !p.report(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, res.State) {
 		return nil
 	}
 	switch {
-	case res.State == ConnectionFailed:
+	case res.State == api.ConnectionFailed:
 		logger.Info("Argo CD cannot connect to the vcluster; it stays registered", "vcluster", vcluster.String(),
 			"secret", s.Name, "reason", res.Reason, "message", res.Message)
 		if w != nil {
-			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonConnectionFailed, "Probe",
+			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, api.ReasonConnectionFailed, "Probe",
 				"Argo CD cannot connect to this vcluster with its registration (Secret %s/%s), which stays in place: %s",
 				s.Namespace, s.Name, res.Message)
 		}
-	case res.State == ConnectionPaused:
+	case res.State == api.ConnectionPaused:
 		logger.Info("the vcluster is paused; its registration is kept and not probed", "vcluster", vcluster.String(), "secret", s.Name)
 		if w != nil {
-			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonPaused, "Probe",
+			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonPaused, "Probe",
 				"Argo CD's registration of this vcluster (Secret %s/%s) is kept while it is paused: %s", s.Namespace, s.Name, res.Message)
 		}
-	case res.State == ConnectionSuccessful && prevState != ConnectionSuccessful:
+	case res.State == api.ConnectionSuccessful && prevState != api.ConnectionSuccessful:
 		logger.Info("Argo CD can connect to the vcluster", "vcluster", vcluster.String(), "secret", s.Name)
 		if w != nil {
-			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, ReasonConnected, "Probe",
+			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonConnected, "Probe",
 				"Argo CD can connect to this vcluster with its registration (Secret %s/%s): %s", s.Namespace, s.Name, res.Message)
 		}
 	}

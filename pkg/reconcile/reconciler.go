@@ -16,6 +16,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // cacheLagRequeue is how soon a vcluster is looked at again when the API
@@ -26,11 +28,11 @@ const cacheLagRequeue = time.Second
 type Options struct {
 	// ArgoCDNamespaces are the namespaces of the Argo CD instances the
 	// registrar writes cluster Secrets into. A vcluster is registered in
-	// the one its ArgoCDNamespaceAnnotation names (on the workload or its
+	// the one its api.ArgoCDNamespaceAnnotation names (on the workload or its
 	// Namespace), else in the first.
 	ArgoCDNamespaces []string
 	// ClusterName renders the Argo CD cluster name from a NameData, unless
-	// the workload sets ClusterNameAnnotation.
+	// the workload sets api.ClusterNameAnnotation.
 	ClusterName *template.Template
 	// PropagateLabels lists the workload label keys copied onto the Argo CD
 	// cluster Secret, for ApplicationSet cluster generators.
@@ -79,8 +81,8 @@ type Options struct {
 	// Recorder for one that records no Event, and leaves the probe off.
 	DryRun bool
 	// Identity is the identity of a vcluster that sets no
-	// IdentityAnnotation: IdentityAdmin (also when empty) or
-	// IdentityServiceAccount.
+	// api.IdentityAnnotation: api.IdentityAdmin (also when empty) or
+	// api.IdentityServiceAccount.
 	Identity string
 	// TokenTTL is the lifetime of the ServiceAccount tokens the registrar
 	// requests (DefaultTokenTTL when 0; at least MinTokenTTL).
@@ -253,11 +255,11 @@ func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
 	}
 	st.src.Namespace = &ns
 	if trusted, why := r.namespaceTrusted(&ns); !trusted {
-		if len(st.registrations) == 0 && ns.Annotations[IgnoreAnnotation] != "true" {
+		if len(st.registrations) == 0 && ns.Annotations[api.IgnoreAnnotation] != "true" {
 			// Anyone who can create a StatefulSet, Service and Secret can
 			// make something that looks like a vcluster: say why it is not
 			// registered, so a real one is not silently missing.
-			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, ReasonUntrusted, "Register",
+			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, api.ReasonUntrusted, "Register",
 				"not registered: %s", why)
 		}
 		if len(st.registrations) == 0 {
@@ -265,8 +267,8 @@ func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
 		}
 		return true, r.optedOut(ctx, st, why)
 	}
-	if w.GetAnnotations()[IgnoreAnnotation] == "true" {
-		why := fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, IgnoreAnnotation)
+	if w.GetAnnotations()[api.IgnoreAnnotation] == "true" {
+		why := fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, api.IgnoreAnnotation)
 		if len(st.registrations) == 0 {
 			st.skip("%s", why)
 		}
@@ -303,7 +305,7 @@ func (r *Reconciler) readCredentials(ctx context.Context, st *state) (bool, erro
 		return err != nil, err
 	}
 	for _, s := range st.registrations {
-		if s.Annotations[KubeconfigSecretAnnotation] == from.Name {
+		if s.Annotations[api.KubeconfigSecretAnnotation] == from.Name {
 			return true, r.deregisterAll(ctx, st, fmt.Sprintf("its kubeconfig Secret %s was deleted", from))
 		}
 	}
@@ -335,10 +337,10 @@ func (r *Reconciler) build(ctx context.Context, st *state) (bool, error) {
 	return false, nil
 }
 
-// badInput ends a reconcile on err: an inputError is reported once, as a
+// badInput ends a reconcile on err: an api.InputError is reported once, as a
 // Warning event and a metric, and not retried; any other error is.
 func (r *Reconciler) badInput(ctx context.Context, st *state, err error) (bool, error) {
-	ie, ok := asInputError(err)
+	ie, ok := api.AsInputError(err)
 	if !ok {
 		return true, err
 	}
@@ -356,7 +358,7 @@ func (r *Reconciler) badInput(ctx context.Context, st *state, err error) (bool, 
 
 // targets are the Argo CD namespaces the vcluster is to be registered in:
 // the one of Options.ArgoCDNamespaces it chooses by annotation, else the
-// first. A choice outside them is an inputError, and nothing is written.
+// first. A choice outside them is an api.InputError, and nothing is written.
 func (r *Reconciler) targets(st *state) ([]string, error) {
 	ns, err := argocdNamespace(st.src, r.Options.ArgoCDNamespaces)
 	if err != nil {

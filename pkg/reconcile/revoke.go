@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // revokeReplaced runs after apply: when a registration that carried a
@@ -21,7 +23,7 @@ func (r *Reconciler) revokeReplaced(ctx context.Context, st *state) (bool, error
 	}
 	for _, s := range st.registrations {
 		if hasTokenIdentity(s) {
-			r.revokeIdentity(ctx, st, "its identity is now "+IdentityAdmin)
+			r.revokeIdentity(ctx, st, "its identity is now "+api.IdentityAdmin)
 			return false, nil
 		}
 	}
@@ -77,15 +79,15 @@ func (r *Reconciler) revokeIdentity(ctx context.Context, st *state, why string) 
 		defer in.Close()
 		removed, err := in.revoke(ctx)
 		if len(removed) > 0 {
-			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeNormal, ReasonIdentityRevoked, "Revoke",
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeNormal, api.ReasonIdentityRevoked, "Revoke",
 				"Revoked Argo CD's ServiceAccount identity in this vcluster (%s): deleted %s", why, strings.Join(removed, ", "))
 			logger.Info("revoked ServiceAccount identity", "why", why, "deleted", removed)
 		}
 		return err
 	}()
 	if err != nil {
-		r.metrics().errors.WithLabelValues(ReasonIdentityFailed).Inc()
-		r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonIdentityFailed, "Revoke",
+		r.metrics().errors.WithLabelValues(api.ReasonIdentityFailed).Inc()
+		r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonIdentityFailed, "Revoke",
 			"Argo CD's ServiceAccount identity in this vcluster could not be revoked (%s): %s. Its token stops working when it expires; delete ServiceAccount %s/%s inside the vcluster to revoke it now.",
 			why, strings.TrimSuffix(err.Error(), "."), ManagerNamespace, ManagerServiceAccount)
 		logger.Info("ServiceAccount identity not revoked", "why", why, "error", fmt.Sprint(err))

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // DefaultExpiryWarning is how long before credentials expire the
@@ -37,7 +39,7 @@ func (r *Reconciler) checkExpiry(ctx context.Context, st *state) (bool, error) {
 	}
 	now := time.Now()
 	for _, d := range st.desired {
-		notAfter := d.Annotations[CredentialsNotAfterAnnotation]
+		notAfter := d.Annotations[api.CredentialsNotAfterAnnotation]
 		token := hasTokenIdentity(d)
 		state, next := expiryState(notAfter, now, expiryWarningOf(d, warning))
 		if !next.IsZero() {
@@ -49,22 +51,22 @@ func (r *Reconciler) checkExpiry(ctx context.Context, st *state) (bool, error) {
 		}
 		switch {
 		case token && state == expiryExpiring:
-			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpiring, "Register",
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonCredentialsExpiring, "Register",
 				"The ServiceAccount token Argo CD uses for this vcluster (Secret %s/%s) is overdue for renewal and expires at %s, in %s; the IdentityFailed events say why it was not renewed",
 				d.Namespace, d.Name, notAfter, next.Sub(now).Round(time.Minute))
 			log.FromContext(ctx).Info("token overdue for renewal", "secret", d.Name, "notAfter", notAfter)
 		case token && state == expiryExpired:
-			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpired, "Register",
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonCredentialsExpired, "Register",
 				"The ServiceAccount token Argo CD uses for this vcluster (Secret %s/%s) expired at %s: Argo CD cannot connect; the IdentityFailed events say why it was not renewed",
 				d.Namespace, d.Name, notAfter)
 			log.FromContext(ctx).Info("token expired", "secret", d.Name, "notAfter", notAfter)
 		case state == expiryExpiring:
-			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpiring, "Register",
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonCredentialsExpiring, "Register",
 				"The credentials Argo CD uses for this vcluster (Secret %s/%s) expire at %s, in %s; renew the vcluster's certificates (vcluster certs rotate) and the registrar follows the rewritten kubeconfig Secret",
 				d.Namespace, d.Name, notAfter, next.Sub(now).Round(time.Minute))
 			log.FromContext(ctx).Info("credentials expiring", "secret", d.Name, "notAfter", notAfter)
 		case state == expiryExpired:
-			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ReasonCredentialsExpired, "Register",
+			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonCredentialsExpired, "Register",
 				"The credentials Argo CD uses for this vcluster (Secret %s/%s) expired at %s: Argo CD cannot connect; renew the vcluster's certificates (vcluster certs rotate)",
 				d.Namespace, d.Name, notAfter)
 			log.FromContext(ctx).Info("credentials expired", "secret", d.Name, "notAfter", notAfter)
@@ -80,8 +82,8 @@ func expiryWarningOf(d *corev1.Secret, warning time.Duration) time.Duration {
 	if !hasTokenIdentity(d) {
 		return warning
 	}
-	renew, err1 := time.Parse(time.RFC3339, d.Annotations[TokenRenewAfterAnnotation])
-	notAfter, err2 := time.Parse(time.RFC3339, d.Annotations[CredentialsNotAfterAnnotation])
+	renew, err1 := time.Parse(time.RFC3339, d.Annotations[api.TokenRenewAfterAnnotation])
+	notAfter, err2 := time.Parse(time.RFC3339, d.Annotations[api.CredentialsNotAfterAnnotation])
 	if err1 != nil || err2 != nil || !renew.Before(notAfter) {
 		return warning
 	}

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // isVCluster says whether a StatefulSet's or Deployment's metadata marks it
@@ -107,8 +109,8 @@ func getCachedOrLive(ctx context.Context, cached, api client.Reader, key types.N
 // namespaceTrusted reports whether vclusters in ns may be registered, and
 // if not, why.
 func (r *Reconciler) namespaceTrusted(ns *corev1.Namespace) (bool, string) {
-	if ns.Annotations[IgnoreAnnotation] == "true" {
-		return false, fmt.Sprintf("namespace %s is annotated %s=true", ns.Name, IgnoreAnnotation)
+	if ns.Annotations[api.IgnoreAnnotation] == "true" {
+		return false, fmt.Sprintf("namespace %s is annotated %s=true", ns.Name, api.IgnoreAnnotation)
 	}
 	if sel := r.Options.NamespaceSelector; sel != nil && !sel.Matches(labels.Set(ns.Labels)) {
 		return false, fmt.Sprintf("namespace %s does not match the namespace selector %q", ns.Name, sel.String())

@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // kubeconfigSecretIndex indexes vcluster workloads by the name of their
@@ -78,7 +80,7 @@ func CacheOptions(argocdNamespaces []string, watchNamespaces ...string) cache.Op
 // the registrar's own registrations, whose field owners the first update
 // after a Create needs (upgradeOwnership).
 func keepOwnManagedFields(in any) (any, error) {
-	if s, ok := in.(*corev1.Secret); ok && s.Labels[ManagedByLabel] == ManagedByValue {
+	if s, ok := in.(*corev1.Secret); ok && s.Labels[api.ManagedByLabel] == api.ManagedByValue {
 		return in, nil
 	}
 	return cache.TransformStripManagedFields()(in)
@@ -165,10 +167,10 @@ func (r *Reconciler) secretRequests(ctx context.Context, o client.Object) []reco
 	l := o.GetLabels()
 	if slices.Contains(r.Options.ArgoCDNamespaces, o.GetNamespace()) {
 		reqs := r.refusals.take(client.ObjectKeyFromObject(o))
-		if l[ManagedByLabel] != ManagedByValue {
+		if l[api.ManagedByLabel] != api.ManagedByValue {
 			return reqs
 		}
-		ns, name := l[SourceNamespaceLabel], l[SourceNameLabel]
+		ns, name := l[api.SourceNamespaceLabel], l[api.SourceNameLabel]
 		if ns == "" || name == "" {
 			return reqs
 		}

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 )
 
@@ -52,23 +53,23 @@ func (r Registration) Healthy() bool { return r.Unhealthy == "" }
 func FromSecret(s *corev1.Secret, now time.Time) Registration {
 	a := s.Annotations
 	r := Registration{
-		VCluster:          s.Labels[reconcile.SourceNamespaceLabel] + "/" + s.Labels[reconcile.SourceNameLabel],
+		VCluster:          s.Labels[api.SourceNamespaceLabel] + "/" + s.Labels[api.SourceNameLabel],
 		ArgoCDNamespace:   s.Namespace,
 		Secret:            s.Name,
 		Cluster:           string(s.Data[reconcile.ArgoCDNameKey]),
 		Server:            string(s.Data[reconcile.ArgoCDServerKey]),
 		Project:           string(s.Data[reconcile.ArgoCDProjectKey]),
-		Identity:          a[reconcile.IdentityAnnotation],
-		Connection:        a[reconcile.ConnectionStateAnnotation],
-		ConnectionSince:   parseTime(a[reconcile.ConnectionSinceAnnotation]),
-		ConnectionMessage: a[reconcile.ConnectionMessageAnnotation],
+		Identity:          a[api.IdentityAnnotation],
+		Connection:        a[api.ConnectionStateAnnotation],
+		ConnectionSince:   parseTime(a[api.ConnectionSinceAnnotation]),
+		ConnectionMessage: a[api.ConnectionMessageAnnotation],
 	}
 	if r.Identity == "" {
-		r.Identity = reconcile.IdentityAdmin
+		r.Identity = api.IdentityAdmin
 	}
-	r.CredentialsNotAfter = parseTime(a[reconcile.CredentialsNotAfterAnnotation])
+	r.CredentialsNotAfter = parseTime(a[api.CredentialsNotAfterAnnotation])
 	var why []string
-	if r.Connection == reconcile.ConnectionFailed {
+	if r.Connection == api.ConnectionFailed {
 		why = append(why, "connection Failed: "+oneLine(r.ConnectionMessage))
 	}
 	if r.CredentialsNotAfter != nil && !now.Before(*r.CredentialsNotAfter) {
@@ -84,7 +85,7 @@ func Read(ctx context.Context, c client.Reader, argocdNamespaces []string, now t
 	var out []Registration
 	for _, ns := range argocdNamespaces {
 		var list corev1.SecretList
-		if err := c.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{reconcile.ManagedByLabel: reconcile.ManagedByValue}); err != nil {
+		if err := c.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{api.ManagedByLabel: api.ManagedByValue}); err != nil {
 			return nil, fmt.Errorf("listing the registrations in namespace %s: %w", ns, err)
 		}
 		for i := range list.Items {

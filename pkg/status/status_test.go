@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 )
 
@@ -25,9 +26,9 @@ func registration(name string, annotations map[string]string) *corev1.Secret {
 	}}
 	s.Namespace, s.Name = "argocd", "vcluster-team-a-"+name+"-1a2b3c4d"
 	s.Labels = map[string]string{
-		reconcile.ManagedByLabel:       reconcile.ManagedByValue,
-		reconcile.SourceNamespaceLabel: "team-a",
-		reconcile.SourceNameLabel:      name,
+		api.ManagedByLabel:       api.ManagedByValue,
+		api.SourceNamespaceLabel: "team-a",
+		api.SourceNameLabel:      name,
 	}
 	s.Annotations = annotations
 	return s
@@ -39,17 +40,17 @@ func TestHealthByConnectionStateAndCredentials(t *testing.T) {
 		annotations map[string]string
 		unhealthy   string
 	}{
-		{"connected", map[string]string{reconcile.ConnectionStateAnnotation: reconcile.ConnectionSuccessful}, ""},
+		{"connected", map[string]string{api.ConnectionStateAnnotation: api.ConnectionSuccessful}, ""},
 		// Starting within the grace period, paused on purpose, not checked
 		// yet: nothing to fix.
-		{"pending", map[string]string{reconcile.ConnectionStateAnnotation: reconcile.ConnectionPending}, ""},
-		{"paused", map[string]string{reconcile.ConnectionStateAnnotation: reconcile.ConnectionPaused}, ""},
+		{"pending", map[string]string{api.ConnectionStateAnnotation: api.ConnectionPending}, ""},
+		{"paused", map[string]string{api.ConnectionStateAnnotation: api.ConnectionPaused}, ""},
 		{"not checked", nil, ""},
-		{"expiring", map[string]string{reconcile.CredentialsNotAfterAnnotation: "2026-12-06T12:00:00Z"}, ""},
-		{"failed", map[string]string{reconcile.ConnectionStateAnnotation: reconcile.ConnectionFailed,
-			reconcile.ConnectionMessageAnnotation: "cannot connect:\n connection refused"}, "connection Failed: cannot connect: connection refused"},
-		{"expired", map[string]string{reconcile.ConnectionStateAnnotation: reconcile.ConnectionSuccessful,
-			reconcile.CredentialsNotAfterAnnotation: "2026-12-05T12:00:00Z"}, "credentials expired at 2026-12-05T12:00:00Z"},
+		{"expiring", map[string]string{api.CredentialsNotAfterAnnotation: "2026-12-06T12:00:00Z"}, ""},
+		{"failed", map[string]string{api.ConnectionStateAnnotation: api.ConnectionFailed,
+			api.ConnectionMessageAnnotation: "cannot connect:\n connection refused"}, "connection Failed: cannot connect: connection refused"},
+		{"expired", map[string]string{api.ConnectionStateAnnotation: api.ConnectionSuccessful,
+			api.CredentialsNotAfterAnnotation: "2026-12-05T12:00:00Z"}, "credentials expired at 2026-12-05T12:00:00Z"},
 	} {
 		r := FromSecret(registration(tc.name, tc.annotations), now)
 		if r.Unhealthy != tc.unhealthy {
@@ -71,11 +72,11 @@ func TestHealthByConnectionStateAndCredentials(t *testing.T) {
 func TestTableLineSaysWhatTheControllerRecorded(t *testing.T) {
 	regs := []Registration{
 		FromSecret(registration("sandbox", map[string]string{
-			reconcile.ConnectionStateAnnotation:     reconcile.ConnectionFailed,
-			reconcile.ConnectionSinceAnnotation:     "2026-12-05T09:00:00Z",
-			reconcile.ConnectionMessageAnnotation:   "cannot connect: connection refused",
-			reconcile.CredentialsNotAfterAnnotation: "2027-12-05T09:00:00Z",
-			reconcile.IdentityAnnotation:            reconcile.IdentityServiceAccount,
+			api.ConnectionStateAnnotation:     api.ConnectionFailed,
+			api.ConnectionSinceAnnotation:     "2026-12-05T09:00:00Z",
+			api.ConnectionMessageAnnotation:   "cannot connect: connection refused",
+			api.CredentialsNotAfterAnnotation: "2027-12-05T09:00:00Z",
+			api.IdentityAnnotation:            api.IdentityServiceAccount,
 		}), now),
 		FromSecret(registration("ci", nil), now),
 	}
@@ -118,8 +119,8 @@ func TestTableLineSaysWhatTheControllerRecorded(t *testing.T) {
 
 func TestYAMLAndJSONCarryNoCredential(t *testing.T) {
 	regs := []Registration{FromSecret(registration("sandbox", map[string]string{
-		reconcile.ConnectionStateAnnotation: reconcile.ConnectionSuccessful,
-		reconcile.ConnectionSinceAnnotation: "2026-12-05T09:00:00Z",
+		api.ConnectionStateAnnotation: api.ConnectionSuccessful,
+		api.ConnectionSinceAnnotation: "2026-12-05T09:00:00Z",
 	}), now)}
 	for _, format := range []string{OutputYAML, OutputJSON} {
 		var b bytes.Buffer

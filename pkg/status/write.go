@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // Output formats.
@@ -104,7 +104,7 @@ func Summary(regs []Registration) string {
 		}
 	}
 	var parts []string
-	for _, s := range []string{reconcile.ConnectionSuccessful, reconcile.ConnectionPending, reconcile.ConnectionPaused, reconcile.ConnectionFailed, notChecked} {
+	for _, s := range []string{api.ConnectionSuccessful, api.ConnectionPending, api.ConnectionPaused, api.ConnectionFailed, notChecked} {
 		if n := counts[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 )
 
@@ -127,7 +128,7 @@ type noWriteSkipping struct {
 func (c noWriteSkipping) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	err := c.Client.Get(ctx, key, obj, opts...)
 	if s, ok := obj.(*corev1.Secret); ok && err == nil && s.Namespace == c.argocd {
-		delete(s.Annotations, reconcile.ContentHashAnnotation)
+		delete(s.Annotations, api.ContentHashAnnotation)
 	}
 	return err
 }

@@ -20,7 +20,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -135,14 +135,14 @@ func (b *bench) resolving(f *fleet) ([]string, error) {
 // recorded ("" for none yet), in one list.
 func (b *bench) probeStates(argocd string) (map[string]int, error) {
 	list, err := b.cl.cs.CoreV1().Secrets(argocd).List(b.ctx, metav1.ListOptions{
-		LabelSelector: reconcile.ManagedByLabel + "=" + reconcile.ManagedByValue,
+		LabelSelector: api.ManagedByLabel + "=" + api.ManagedByValue,
 	})
 	if err != nil {
 		return nil, err
 	}
 	n := map[string]int{}
 	for _, s := range list.Items {
-		n[s.Annotations[reconcile.ConnectionStateAnnotation]]++
+		n[s.Annotations[api.ConnectionStateAnnotation]]++
 	}
 	return n, nil
 }
@@ -291,14 +291,14 @@ func (b *bench) waitProbed(n int, timeout time.Duration) error {
 // the registrar p, have a recorded probe result.
 func (b *bench) waitProbedBy(p *proc, argocd string, n int, timeout time.Duration) error {
 	return b.waitProbeStates(p, argocd, "have a probe result", n, timeout, func(st map[string]int) int {
-		return st[reconcile.ConnectionSuccessful] + st[reconcile.ConnectionFailed]
+		return st[api.ConnectionSuccessful] + st[api.ConnectionFailed]
 	})
 }
 
 // waitConnected waits until n registrations record Successful.
 func (b *bench) waitConnected(n int, timeout time.Duration) error {
 	return b.waitProbeStates(b.reg, mainArgoCD, "are Successful", n, timeout, func(st map[string]int) int {
-		return st[reconcile.ConnectionSuccessful]
+		return st[api.ConnectionSuccessful]
 	})
 }
 
@@ -319,7 +319,7 @@ func (b *bench) waitProbeStates(p *proc, argocd, what string, n int, timeout tim
 				return fmt.Errorf("reading the registrations' probe states: %w", err)
 			}
 			return fmt.Errorf("%d of %d registrations %s after %s (%d Successful, %d Failed)",
-				count(st), n, what, timeout, st[reconcile.ConnectionSuccessful], st[reconcile.ConnectionFailed])
+				count(st), n, what, timeout, st[api.ConnectionSuccessful], st[api.ConnectionFailed])
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/api"
 )
 
 // tracker watches the registrations in one Argo CD namespace and stamps
@@ -38,7 +38,7 @@ func startTracker(ctx context.Context, cs kubernetes.Interface, namespace string
 		versions: map[string][]version{}, deletedAt: map[string]time.Time{},
 		notify: make(chan struct{}, 1),
 	}
-	selector := labels.SelectorFromSet(labels.Set{reconcile.ManagedByLabel: reconcile.ManagedByValue}).String()
+	selector := labels.SelectorFromSet(labels.Set{api.ManagedByLabel: api.ManagedByValue}).String()
 	lw := toolscache.NewFilteredListWatchFromClient(cs.CoreV1().RESTClient(), "secrets", namespace,
 		func(o *metav1.ListOptions) { o.LabelSelector = selector })
 	_, ctl := toolscache.NewInformerWithOptions(toolscache.InformerOptions{

@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -48,7 +48,7 @@ func registrarAnnotations(t *testing.T) []string {
 					if err != nil {
 						t.Fatal(err)
 					}
-					keys = append(keys, reconcile.Prefix+v)
+					keys = append(keys, api.Prefix+v)
 				}
 			}
 			return true
@@ -155,7 +155,7 @@ func TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations(t *testing.T) {
 		}
 		if sts != nil {
 			fixture.Eventually(t, "the API server drops the policy", func() bool {
-				return dryRunAnnotate(k8sClient, sts, reconcile.ClusterNameAnnotation, "after") == nil
+				return dryRunAnnotate(k8sClient, sts, api.ClusterNameAnnotation, "after") == nil
 			}, fixture.Within(timeout))
 		}
 	})
@@ -180,7 +180,7 @@ func TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations(t *testing.T) {
 	attempt := 0
 	fixture.Eventually(t, "the tenant is refused a registrar annotation", func() bool {
 		attempt++
-		err := dryRunAnnotate(tenant, sts, reconcile.ClusterNameAnnotation, fmt.Sprintf("probe-%d", attempt))
+		err := dryRunAnnotate(tenant, sts, api.ClusterNameAnnotation, fmt.Sprintf("probe-%d", attempt))
 		return err != nil && strings.Contains(err.Error(), policy)
 	}, fixture.Within(timeout))
 
@@ -190,7 +190,7 @@ func TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations(t *testing.T) {
 			t.Errorf("the tenant setting %s on the StatefulSet: %v; want a refusal naming the policy and the key", key, err)
 		}
 	}
-	if err := annotate(tenant, namespace, map[string]*string{reconcile.IgnoreAnnotation: str("true")}); err == nil || !strings.Contains(err.Error(), policy) {
+	if err := annotate(tenant, namespace, map[string]*string{api.IgnoreAnnotation: str("true")}); err == nil || !strings.Contains(err.Error(), policy) {
 		t.Errorf("the tenant opting the Namespace out: %v; want a refusal naming the policy", err)
 	}
 	if err := annotate(tenant, sts, map[string]*string{"example.com/owner": str("team-a")}); err != nil {
@@ -199,18 +199,18 @@ func TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations(t *testing.T) {
 
 	// Allowed: a member of a listed group, a listed controller, the registrar.
 	alice := as(t, "alice", "platform-admins")
-	if err := annotate(alice, sts, map[string]*string{reconcile.ProjectAnnotation: str("team-a")}); err != nil {
-		t.Errorf("a platform admin setting %s was refused: %v", reconcile.ProjectAnnotation, err)
+	if err := annotate(alice, sts, map[string]*string{api.ProjectAnnotation: str("team-a")}); err != nil {
+		t.Errorf("a platform admin setting %s was refused: %v", api.ProjectAnnotation, err)
 	}
-	if err := annotate(alice, namespace, map[string]*string{reconcile.ShardAnnotation: str("1")}); err != nil {
-		t.Errorf("a platform admin setting %s on the Namespace was refused: %v", reconcile.ShardAnnotation, err)
+	if err := annotate(alice, namespace, map[string]*string{api.ShardAnnotation: str("1")}); err != nil {
+		t.Errorf("a platform admin setting %s on the Namespace was refused: %v", api.ShardAnnotation, err)
 	}
-	if err := annotate(as(t, controller), sts, map[string]*string{reconcile.ProjectAnnotation: str("team-b")}); err != nil {
+	if err := annotate(as(t, controller), sts, map[string]*string{api.ProjectAnnotation: str("team-b")}); err != nil {
 		t.Errorf("the listed controller was refused: %v", err)
 	}
 	registrarSA := "system:serviceaccount:" + ns + ":" + m.deployment(t).Spec.Template.Spec.ServiceAccountName
 	mayEditWorkloads(t, id+"-sa", registrarSA)
-	if err := annotate(as(t, registrarSA), sts, map[string]*string{reconcile.NamespacesAnnotation: str("default")}); err != nil {
+	if err := annotate(as(t, registrarSA), sts, map[string]*string{api.NamespacesAnnotation: str("default")}); err != nil {
 		t.Errorf("the registrar's ServiceAccount was refused: %v", err)
 	}
 
@@ -221,22 +221,22 @@ func TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations(t *testing.T) {
 
 	// Removing what an admin set is a change too; so is creating a
 	// StatefulSet that already carries one, even without vcluster's labels.
-	if err := annotate(tenant, sts, map[string]*string{reconcile.ProjectAnnotation: nil}); err == nil || !strings.Contains(err.Error(), policy) {
-		t.Errorf("the tenant removing %s: %v; want a refusal", reconcile.ProjectAnnotation, err)
+	if err := annotate(tenant, sts, map[string]*string{api.ProjectAnnotation: nil}); err == nil || !strings.Contains(err.Error(), policy) {
+		t.Errorf("the tenant removing %s: %v; want a refusal", api.ProjectAnnotation, err)
 	}
 	sneaky := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: vcNS,
-		Annotations: map[string]string{reconcile.ClusterNameAnnotation: "production"}},
+		Annotations: map[string]string{api.ClusterNameAnnotation: "production"}},
 		Spec: vc.StatefulSet().Spec}
 	sneaky.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "sneaky"}}
 	sneaky.Spec.Template.Labels = map[string]string{"app": "sneaky"}
 	if err := tenant.Create(context.Background(), sneaky); err == nil || !strings.Contains(err.Error(), policy) {
-		t.Errorf("the tenant creating an unlabelled StatefulSet with %s: %v; want a refusal", reconcile.ClusterNameAnnotation, err)
+		t.Errorf("the tenant creating an unlabelled StatefulSet with %s: %v; want a refusal", api.ClusterNameAnnotation, err)
 	}
 	var got appsv1.StatefulSet
 	if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(sts), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Annotations[reconcile.ProjectAnnotation] != "team-b" || got.Annotations[reconcile.ClusterNameAnnotation] != "" {
+	if got.Annotations[api.ProjectAnnotation] != "team-b" || got.Annotations[api.ClusterNameAnnotation] != "" {
 		t.Errorf("annotations after the tenant's attempts: %v", got.Annotations)
 	}
 }
@@ -258,8 +258,8 @@ func TestAdmissionGuardNeedsKubernetes130(t *testing.T) {
 	if m.kinds()["ValidatingAdmissionPolicy"] != 1 {
 		t.Errorf("no policy rendered for Kubernetes 1.30: %v", m.kinds())
 	}
-	if !strings.Contains(out, "startsWith('"+reconcile.Prefix+"')") {
-		t.Errorf("the policy does not guard the prefix %s of the registrar's keys", reconcile.Prefix)
+	if !strings.Contains(out, "startsWith('"+api.Prefix+"')") {
+		t.Errorf("the policy does not guard the prefix %s of the registrar's keys", api.Prefix)
 	}
 	if kinds := (release{name: "registrar", namespace: "argocd"}).template(t).kinds(); kinds["ValidatingAdmissionPolicy"] != 0 {
 		t.Errorf("the guard is rendered by default: %v", kinds)

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -237,7 +238,7 @@ func TestRBACSufficesClusterWide(t *testing.T) {
 
 	sts := in.newVCluster(vcNS, "sandbox")
 	in.eventually("vcluster "+vcNS+"/sandbox is registered", func() bool { return in.registered(vcNS, "sandbox") })
-	in.eventuallyEvent(vcNS, "sandbox", reconcile.ReasonRegistered)
+	in.eventuallyEvent(vcNS, "sandbox", api.ReasonRegistered)
 	legacy := in.newVClusterWith(vcNS, "legacy", fixture.Unlabelled())
 	in.eventually("vcluster "+vcNS+"/legacy is registered", func() bool { return in.registered(vcNS, "legacy") })
 	in.followsRotation(legacy)
@@ -300,7 +301,7 @@ func TestRBACWatchNamespacesConfinesSecrets(t *testing.T) {
 	in.newVCluster(watched, "sandbox")
 	in.newVCluster(other, "outsider")
 	in.eventually("vcluster "+watched+"/sandbox is registered", func() bool { return in.registered(watched, "sandbox") })
-	in.eventuallyEvent(watched, "sandbox", reconcile.ReasonRegistered)
+	in.eventuallyEvent(watched, "sandbox", api.ReasonRegistered)
 	if in.registered(other, "outsider") {
 		t.Error("a vcluster outside watchNamespaces was registered")
 	}
@@ -350,12 +351,12 @@ func TestRBACTwoArgoCDNamespaces(t *testing.T) {
 	in.eventuallyReady()
 
 	in.newVCluster(vcNS, "staging")
-	in.newVCluster(vcNS, "shop", fixture.Annotations(map[string]string{reconcile.ArgoCDNamespaceAnnotation: production}))
-	in.newVCluster(vcNS, "rogue", fixture.Annotations(map[string]string{reconcile.ArgoCDNamespaceAnnotation: unlisted}))
+	in.newVCluster(vcNS, "shop", fixture.Annotations(map[string]string{api.ArgoCDNamespaceAnnotation: production}))
+	in.newVCluster(vcNS, "rogue", fixture.Annotations(map[string]string{api.ArgoCDNamespaceAnnotation: unlisted}))
 	in.eventually("vcluster staging is registered in "+in.argocd, func() bool { return in.registered(vcNS, "staging") })
 	in.eventually("vcluster shop is registered in "+production, func() bool { return in.registeredIn(production, vcNS, "shop") })
-	in.eventuallyEvent(vcNS, "shop", reconcile.ReasonRegistered)
-	in.eventuallyEvent(vcNS, "rogue", reconcile.ReasonBadAnnotation)
+	in.eventuallyEvent(vcNS, "shop", api.ReasonRegistered)
+	in.eventuallyEvent(vcNS, "rogue", api.ReasonBadAnnotation)
 	for _, argocd := range []string{in.argocd, production, unlisted} {
 		if in.registeredIn(argocd, vcNS, "rogue") {
 			t.Errorf("vcluster rogue registered in %s", argocd)

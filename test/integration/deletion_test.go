@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -180,7 +181,7 @@ func TestKeepsRegistrationWhenDeploymentOfSameNameRemains(t *testing.T) {
 		if s == nil {
 			t.Fatal("the registration was removed although a Deployment of the vcluster exists")
 		}
-		return s.Annotations[reconcile.SourceKindAnnotation] == "Deployment"
+		return s.Annotations[api.SourceKindAnnotation] == "Deployment"
 	})
 	if e.registration(ns, "sandbox").UID != registered.UID {
 		t.Error("the registration was replaced instead of updated")

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -24,7 +25,7 @@ func ours(t *testing.T, c client.Client, argocd string) []corev1.Secret {
 	t.Helper()
 	var list corev1.SecretList
 	if err := c.List(context.Background(), &list, client.InNamespace(argocd),
-		client.MatchingLabels{reconcile.ManagedByLabel: reconcile.ManagedByValue}); err != nil {
+		client.MatchingLabels{api.ManagedByLabel: api.ManagedByValue}); err != nil {
 		t.Fatal(err)
 	}
 	return list.Items
@@ -92,12 +93,12 @@ func TestKillMidBurstThenRestart(t *testing.T) {
 	secrets := ours(t, k8sClient, e.argocd)
 	seen := map[string]bool{}
 	for _, s := range secrets {
-		src := s.Labels[reconcile.SourceNamespaceLabel] + "/" + s.Labels[reconcile.SourceNameLabel]
+		src := s.Labels[api.SourceNamespaceLabel] + "/" + s.Labels[api.SourceNameLabel]
 		if seen[src] {
 			t.Errorf("%s registered twice", src)
 		}
 		seen[src] = true
-		if s.Name != reconcile.SecretName(s.Labels[reconcile.SourceNamespaceLabel], s.Labels[reconcile.SourceNameLabel]) {
+		if s.Name != reconcile.SecretName(s.Labels[api.SourceNamespaceLabel], s.Labels[api.SourceNameLabel]) {
 			t.Errorf("Secret %s does not carry its source's name", s.Name)
 		}
 	}
@@ -172,10 +173,10 @@ func TestRecoversFromAPIServerOutage(t *testing.T) {
 	fixture.Eventually(t, "convergence after the outage", func() bool {
 		var names []string
 		for _, s := range ours(t, hostClient, "argocd") {
-			if s.Labels[reconcile.SourceNameLabel] == "b" && !contains(string(s.Data["config"]), b64(cert)) {
+			if s.Labels[api.SourceNameLabel] == "b" && !contains(string(s.Data["config"]), b64(cert)) {
 				return false
 			}
-			names = append(names, s.Labels[reconcile.SourceNameLabel])
+			names = append(names, s.Labels[api.SourceNameLabel])
 		}
 		return fmt.Sprint(names) == "[b c]" || fmt.Sprint(names) == "[c b]"
 	}, fixture.Within(60*time.Second))

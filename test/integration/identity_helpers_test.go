@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -99,7 +100,7 @@ func (tv *tokenVCluster) eventuallyTokenRegistered(not string) *corev1.Secret {
 	var s *corev1.Secret
 	tv.e.eventually("vcluster "+tv.ns+"/"+tv.name+" is registered with a new ServiceAccount token", func() bool {
 		s = tv.e.registration(tv.ns, tv.name)
-		return s != nil && s.Annotations[reconcile.IdentityAnnotation] == reconcile.IdentityServiceAccount && tokenOf(tv.e.t, s) != not
+		return s != nil && s.Annotations[api.IdentityAnnotation] == api.IdentityServiceAccount && tokenOf(tv.e.t, s) != not
 	})
 	return s
 }

@@ -12,10 +12,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 )
 
-var serviceAccountIdentity = map[string]string{reconcile.IdentityAnnotation: reconcile.IdentityServiceAccount}
+var serviceAccountIdentity = map[string]string{api.IdentityAnnotation: api.IdentityServiceAccount}
 
 // TestServiceAccountIdentityIsWhatArgoCDGets: a vcluster annotated for the
 // ServiceAccount identity is registered with a token of argocd-manager,
@@ -34,9 +35,9 @@ func TestServiceAccountIdentityIsWhatArgoCDGets(t *testing.T) {
 	if !contains(cluster, b64(tv.vc.PKI.CACert)) {
 		t.Error("the registration does not carry the vcluster's CA")
 	}
-	notAfter, err := time.Parse(time.RFC3339, s.Annotations[reconcile.CredentialsNotAfterAnnotation])
+	notAfter, err := time.Parse(time.RFC3339, s.Annotations[api.CredentialsNotAfterAnnotation])
 	if err != nil || notAfter.Before(time.Now().Add(23*time.Hour)) || notAfter.After(time.Now().Add(25*time.Hour)) {
-		t.Errorf("credentials-not-after %q, want the token's expiry, 24h from now", s.Annotations[reconcile.CredentialsNotAfterAnnotation])
+		t.Errorf("credentials-not-after %q, want the token's expiry, 24h from now", s.Annotations[api.CredentialsNotAfterAnnotation])
 	}
 
 	argocd := tv.argocdClient(s)
@@ -55,7 +56,7 @@ func TestServiceAccountIdentityIsWhatArgoCDGets(t *testing.T) {
 		if !tv.getInside(obj) {
 			t.Fatalf("%T %s does not exist inside the vcluster", obj, obj.GetName())
 		}
-		if obj.GetLabels()[reconcile.ManagedByLabel] != reconcile.ManagedByValue {
+		if obj.GetLabels()[api.ManagedByLabel] != api.ManagedByValue {
 			t.Errorf("%T %s does not carry the managed-by label", obj, obj.GetName())
 		}
 	}
@@ -109,11 +110,11 @@ func TestTokenRenewalAndRotation(t *testing.T) {
 	tv.create(serviceAccountIdentity)
 	s := tv.eventuallyTokenRegistered("")
 	first := tokenOf(t, s)
-	renewAfter, err := time.Parse(time.RFC3339, s.Annotations[reconcile.TokenRenewAfterAnnotation])
+	renewAfter, err := time.Parse(time.RFC3339, s.Annotations[api.TokenRenewAfterAnnotation])
 	if err != nil {
 		t.Fatalf("no renewal time recorded: %v", err)
 	}
-	notAfter, _ := time.Parse(time.RFC3339, s.Annotations[reconcile.CredentialsNotAfterAnnotation])
+	notAfter, _ := time.Parse(time.RFC3339, s.Annotations[api.CredentialsNotAfterAnnotation])
 	if life := notAfter.Sub(renewAfter); life < 10*time.Minute/3 || life > 10*time.Minute/3+time.Minute+2*time.Second {
 		t.Errorf("renewal %s before expiry, want a third of the 10m lifetime plus at most a tenth of jitter", life)
 	}
@@ -141,9 +142,9 @@ func TestTokenRenewalAndRotation(t *testing.T) {
 	}
 
 	before = applies()
-	tv.annotate(reconcile.RotateTokenAnnotation, "2026-12-02")
+	tv.annotate(api.RotateTokenAnnotation, "2026-12-02")
 	s = tv.eventuallyTokenRegistered(second)
-	wantAnnotation(t, s, reconcile.TokenRotationAnnotation, "2026-12-02")
+	wantAnnotation(t, s, api.TokenRotationAnnotation, "2026-12-02")
 	e.settledWrites()
 	if n := applies() - before; n != 1 {
 		t.Errorf("%v updates of the registration for one rotation, want 1", n)
@@ -164,12 +165,12 @@ func TestRevocation(t *testing.T) {
 	s := tv.eventuallyTokenRegistered("")
 	token := tokenOf(t, s)
 
-	tv.annotate(reconcile.IdentityAnnotation, reconcile.IdentityAdmin)
+	tv.annotate(api.IdentityAnnotation, api.IdentityAdmin)
 	e.eventually("the registration carries the admin certificate again", func() bool {
 		s = e.registration(tv.ns, tv.name)
-		return s != nil && contains(configOf(t, s), b64(tv.vc.PKI.ClientCert)) && s.Annotations[reconcile.IdentityAnnotation] == ""
+		return s != nil && contains(configOf(t, s), b64(tv.vc.PKI.ClientCert)) && s.Annotations[api.IdentityAnnotation] == ""
 	})
-	note := e.eventuallyEvent(tv.workload, reconcile.ReasonIdentityRevoked)
+	note := e.eventuallyEvent(tv.workload, api.ReasonIdentityRevoked)
 	for _, want := range []string{"ServiceAccount kube-system/argocd-manager", "ClusterRoleBinding argocd-manager-role-binding", "ClusterRole argocd-manager-role"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("IdentityRevoked event %q does not name %s", note, want)
@@ -182,17 +183,17 @@ func TestRevocation(t *testing.T) {
 		t.Error("the binding survived the revocation")
 	}
 
-	tv.annotate(reconcile.IdentityAnnotation, reconcile.IdentityServiceAccount)
+	tv.annotate(api.IdentityAnnotation, api.IdentityServiceAccount)
 	s = tv.eventuallyTokenRegistered("")
 	token = tokenOf(t, s)
-	tv.annotate(reconcile.IgnoreAnnotation, "true")
+	tv.annotate(api.IgnoreAnnotation, "true")
 	e.eventuallyDeregistered(tv.ns, tv.name)
 	e.eventually("the token is refused after the opt-out", func() bool {
 		return apierrors.IsUnauthorized(listNamespacesWith(tv.tokenClient(s, token)))
 	})
 
 	// A namespace that is no longer trusted: the same.
-	tv.annotate(reconcile.IgnoreAnnotation, "")
+	tv.annotate(api.IgnoreAnnotation, "")
 	s = tv.eventuallyTokenRegistered("")
 	token = tokenOf(t, s)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tv.ns}}
@@ -215,9 +216,9 @@ func TestNamespaceScopedIdentity(t *testing.T) {
 	if err := tv.admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}); err != nil {
 		t.Fatal(err)
 	}
-	tv.create(map[string]string{reconcile.IdentityAnnotation: reconcile.IdentityServiceAccount, reconcile.NamespacesAnnotation: "team-a"})
+	tv.create(map[string]string{api.IdentityAnnotation: api.IdentityServiceAccount, api.NamespacesAnnotation: "team-a"})
 	s := tv.eventuallyTokenRegistered("")
-	wantAnnotation(t, s, reconcile.IdentityScopeAnnotation, "namespaces:argocd-manager-role:team-a")
+	wantAnnotation(t, s, api.IdentityScopeAnnotation, "namespaces:argocd-manager-role:team-a")
 	argocd := tv.argocdClient(s)
 	ctx := context.Background()
 	if _, err := argocd.CoreV1().ConfigMaps("team-a").List(ctx, metav1.ListOptions{}); err != nil {
@@ -250,10 +251,10 @@ func TestNamespaceScopedIdentity(t *testing.T) {
 	if err := tv.admin.Create(ctx, reader); err != nil {
 		t.Fatal(err)
 	}
-	tv.annotate(reconcile.IdentityClusterRoleAnnotation, "configmap-reader")
+	tv.annotate(api.IdentityClusterRoleAnnotation, "configmap-reader")
 	e.eventually("the registration records the new scope", func() bool {
 		s = e.registration(tv.ns, tv.name)
-		return s != nil && s.Annotations[reconcile.IdentityScopeAnnotation] == "namespaces:configmap-reader:team-a"
+		return s != nil && s.Annotations[api.IdentityScopeAnnotation] == "namespaces:configmap-reader:team-a"
 	})
 	if tokenOf(t, s) != token {
 		t.Error("a change of scope issued a new token")
@@ -285,7 +286,7 @@ func TestForeignManagerServiceAccountIsLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	tv.create(serviceAccountIdentity)
-	note := e.eventuallyEvent(tv.workload, reconcile.ReasonIdentityFailed)
+	note := e.eventuallyEvent(tv.workload, api.ReasonIdentityFailed)
 	for _, want := range []string{"ServiceAccount kube-system/argocd-manager", "does not carry label app.kubernetes.io/managed-by=registrar", "not handed out"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("IdentityFailed event %q does not say %q", note, want)
@@ -293,7 +294,7 @@ func TestForeignManagerServiceAccountIsLeftAlone(t *testing.T) {
 	}
 	e.neverRegistered(tv.ns, tv.name)
 	after := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "argocd-manager", Namespace: "kube-system"}}
-	if !tv.getInside(after) || after.UID != foreign.UID || after.Labels[reconcile.ManagedByLabel] != "" {
+	if !tv.getInside(after) || after.UID != foreign.UID || after.Labels[api.ManagedByLabel] != "" {
 		t.Error("the foreign ServiceAccount was replaced or relabelled")
 	}
 	if tv.getInside(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "argocd-manager-role-binding"}}) {
@@ -312,8 +313,8 @@ func TestIdentityFailureNeverHandsOutTheAdminCertificate(t *testing.T) {
 	token := tokenOf(t, s)
 
 	tv.standIn.StopAPIServer()
-	tv.annotate(reconcile.RotateTokenAnnotation, "1")
-	note := e.eventuallyEvent(tv.workload, reconcile.ReasonIdentityFailed)
+	tv.annotate(api.RotateTokenAnnotation, "1")
+	note := e.eventuallyEvent(tv.workload, api.ReasonIdentityFailed)
 	for _, want := range []string{"not handed out", "keeps its current token"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("IdentityFailed event %q does not say %q", note, want)
@@ -327,10 +328,10 @@ func TestIdentityFailureNeverHandsOutTheAdminCertificate(t *testing.T) {
 	if err := tv.standIn.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tv.annotate(reconcile.RotateTokenAnnotation, "2")
+	tv.annotate(api.RotateTokenAnnotation, "2")
 	e.eventually("a token issued for rotation 2 is registered", func() bool {
 		s = e.registration(tv.ns, tv.name)
-		return s != nil && s.Annotations[reconcile.TokenRotationAnnotation] == "2" && tokenOf(t, s) != token
+		return s != nil && s.Annotations[api.TokenRotationAnnotation] == "2" && tokenOf(t, s) != token
 	})
 	if err := listNamespacesWith(tv.argocdClient(s)); err != nil {
 		t.Errorf("the token issued after the outage does not work: %v", err)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -95,10 +96,10 @@ type clusterView struct {
 func TestNamespaceDefaultsAndWorkloadOverride(t *testing.T) {
 	e, ns := newEnvIn(t, "team-a")
 	e.annotateNamespace(ns, map[string]string{
-		reconcile.ProjectAnnotation: "team-a", reconcile.NamespacesAnnotation: "apps,web", reconcile.ShardAnnotation: "3",
+		api.ProjectAnnotation: "team-a", api.NamespacesAnnotation: "apps,web", api.ShardAnnotation: "3",
 	})
 	vc := e.newVCluster(ns, "plain")
-	e.newVCluster(ns, "special", fixture.Annotations(map[string]string{reconcile.ProjectAnnotation: "special", reconcile.ShardAnnotation: "0"}))
+	e.newVCluster(ns, "special", fixture.Annotations(map[string]string{api.ProjectAnnotation: "special", api.ShardAnnotation: "0"}))
 
 	plain := asArgoCDReadsIt(t, e.eventuallyRegistered(ns, "plain"))
 	if plain.Project != "team-a" || plain.Namespaces != "apps,web" || plain.Shard != 3 {
@@ -110,7 +111,7 @@ func TestNamespaceDefaultsAndWorkloadOverride(t *testing.T) {
 	}
 
 	// The team changes its defaults: every vcluster without its own value follows.
-	e.annotateNamespace(ns, map[string]string{reconcile.ProjectAnnotation: "team-a-next", reconcile.ShardAnnotation: ""})
+	e.annotateNamespace(ns, map[string]string{api.ProjectAnnotation: "team-a-next", api.ShardAnnotation: ""})
 	e.eventually("the new project default reaches the registration", func() bool {
 		c := asArgoCDReadsIt(t, e.registration(ns, "plain"))
 		return c.Project == "team-a-next" && c.Shard == -1
@@ -122,9 +123,9 @@ func TestNamespaceDefaultsAndWorkloadOverride(t *testing.T) {
 	// A bad default is reported on the vclusters it reaches, naming the
 	// Namespace; their registrations stay as they were.
 	before := e.registration(ns, "plain")
-	e.annotateNamespace(ns, map[string]string{reconcile.ShardAnnotation: "-1"})
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonBadAnnotation)
-	if !contains(note, "annotation "+reconcile.ShardAnnotation+" on Namespace "+ns) {
+	e.annotateNamespace(ns, map[string]string{api.ShardAnnotation: "-1"})
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonBadAnnotation)
+	if !contains(note, "annotation "+api.ShardAnnotation+" on Namespace "+ns) {
 		t.Errorf("event note %q does not say where the bad value is", note)
 	}
 	e.consistently("the registration is kept", time.Second, func() bool {
@@ -153,7 +154,7 @@ func (e *env) watchRegistrations(ns, name string) *registrationWatch {
 	// Without a resource version the watch first reports every existing
 	// Secret as Added, then each change in order, across namespaces.
 	w, err := wc.Watch(ctx, &corev1.SecretList{}, client.MatchingLabels{
-		reconcile.SourceNamespaceLabel: ns, reconcile.SourceNameLabel: name,
+		api.SourceNamespaceLabel: ns, api.SourceNameLabel: name,
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -218,24 +219,24 @@ func TestMovesBetweenArgoCDNamespaces(t *testing.T) {
 	e.eventually("the watch sees the registration", func() bool { return rw.in(e.argocd) })
 
 	// By the workload's annotation.
-	e.annotateWorkload(vc, map[string]string{reconcile.ArgoCDNamespaceAnnotation: production})
+	e.annotateWorkload(vc, map[string]string{api.ArgoCDNamespaceAnnotation: production})
 	e.eventually("the registration moved to "+production, func() bool { return rw.in(production) })
 	moved := e.registrationIn(production, ns, "shop")
 	if moved == nil || string(moved.Data["server"]) != string(first.Data["server"]) {
 		t.Fatalf("registration in %s: %v", production, moved)
 	}
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonDeregistered)
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonDeregistered)
 	if !contains(note, "now registered in Argo CD namespace "+production) {
 		t.Errorf("event note %q does not say where it went", note)
 	}
 
 	// Back by the Namespace's default, with the workload's own removed.
-	e.annotateNamespace(ns, map[string]string{reconcile.ArgoCDNamespaceAnnotation: e.argocd})
-	e.annotateWorkload(vc, map[string]string{reconcile.ArgoCDNamespaceAnnotation: ""})
+	e.annotateNamespace(ns, map[string]string{api.ArgoCDNamespaceAnnotation: e.argocd})
+	e.annotateWorkload(vc, map[string]string{api.ArgoCDNamespaceAnnotation: ""})
 	e.eventually("the registration moved back to "+e.argocd, func() bool { return rw.in(e.argocd) })
 
 	// Then to production by the Namespace alone.
-	e.annotateNamespace(ns, map[string]string{reconcile.ArgoCDNamespaceAnnotation: production})
+	e.annotateNamespace(ns, map[string]string{api.ArgoCDNamespaceAnnotation: production})
 	e.eventually("the registration moved to "+production+" by the Namespace", func() bool { return rw.in(production) })
 	rw.neverUnregistered(t)
 }
@@ -250,8 +251,8 @@ func TestArgoCDNamespaceOutsideListRefused(t *testing.T) {
 	before := e.eventuallyRegistered(ns, "app")
 	e.quiet()
 
-	e.annotateWorkload(vc, map[string]string{reconcile.ArgoCDNamespaceAnnotation: unlisted})
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonBadAnnotation)
+	e.annotateWorkload(vc, map[string]string{api.ArgoCDNamespaceAnnotation: unlisted})
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonBadAnnotation)
 	for _, want := range []string{`names Argo CD namespace "` + unlisted + `"`, e.argocd + ", " + production, "--argocd-namespace)"} {
 		if !contains(note, want) {
 			t.Errorf("event note %q does not say %q", note, want)
@@ -269,9 +270,9 @@ func TestArgoCDNamespaceOutsideListRefused(t *testing.T) {
 
 	// A Namespace naming it refuses a new vcluster just the same.
 	other := e.createNamespace("team-d", true)
-	e.annotateNamespace(other, map[string]string{reconcile.ArgoCDNamespaceAnnotation: unlisted})
+	e.annotateNamespace(other, map[string]string{api.ArgoCDNamespaceAnnotation: unlisted})
 	vc2 := e.newVCluster(other, "app")
-	note = e.eventuallyEvent(vc2.StatefulSet(), reconcile.ReasonBadAnnotation)
+	note = e.eventuallyEvent(vc2.StatefulSet(), api.ReasonBadAnnotation)
 	if !contains(note, "on Namespace "+other) {
 		t.Errorf("event note %q does not name the Namespace", note)
 	}
@@ -287,10 +288,10 @@ func TestArgoCDNamespaceOutsideListRefused(t *testing.T) {
 func TestCollisionCheckedPerArgoCDInstance(t *testing.T) {
 	e, production := newTwoArgoCDs(t)
 	ns := e.createNamespace("team-e", true)
-	named := map[string]string{reconcile.ClusterNameAnnotation: "shared"}
+	named := map[string]string{api.ClusterNameAnnotation: "shared"}
 	e.newVCluster(ns, "staging-one", fixture.Annotations(named))
 	e.newVCluster(ns, "production-one", fixture.Annotations(map[string]string{
-		reconcile.ClusterNameAnnotation: "shared", reconcile.ArgoCDNamespaceAnnotation: production,
+		api.ClusterNameAnnotation: "shared", api.ArgoCDNamespaceAnnotation: production,
 	}))
 	a := e.eventuallyRegistered(ns, "staging-one")
 	var b *corev1.Secret
@@ -304,7 +305,7 @@ func TestCollisionCheckedPerArgoCDInstance(t *testing.T) {
 
 	// A second "shared" in the same Argo CD is refused.
 	late := e.newVCluster(ns, "staging-two", fixture.Annotations(named))
-	note := e.eventuallyEvent(late.StatefulSet(), reconcile.ReasonConflict)
+	note := e.eventuallyEvent(late.StatefulSet(), api.ReasonConflict)
 	if !contains(note, `cluster name "shared" is already registered by Secret `+e.argocd+"/") {
 		t.Errorf("event note %q", note)
 	}

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/oneshot"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
@@ -177,7 +178,7 @@ func TestSyncRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	}
 
 	// The pass reports on the workload as the controller does.
-	e.eventuallyEvent(e.workloadOf(ns, "alpha"), reconcile.ReasonRegistered)
+	e.eventuallyEvent(e.workloadOf(ns, "alpha"), api.ReasonRegistered)
 
 	// A second pass finds nothing to do.
 	e.sync().wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionUnchanged, server("alpha"), "up to date")
@@ -194,14 +195,14 @@ func TestSyncRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	run = e.sync()
 	run.wantCode(t, 1)
 	run.wantLine(t, e.argocd, ns, "beta", reconcile.DecisionDeregister, server("beta"), "was deleted")
-	run.wantLine(t, e.argocd, ns, "gamma", reconcile.DecisionRefuse, "-", reconcile.ReasonBadKubeconfig)
+	run.wantLine(t, e.argocd, ns, "gamma", reconcile.DecisionRefuse, "-", api.ReasonBadKubeconfig)
 	if e.registration(ns, "beta") != nil {
 		t.Error("the deleted vcluster's registration was not pruned")
 	}
 	if e.registration(ns, "gamma") != nil {
 		t.Error("the vcluster with a broken kubeconfig was registered")
 	}
-	if !strings.Contains(run.stderr, "1 not in the desired state") || !strings.Contains(run.stderr, ns+"/gamma: refuse: "+reconcile.ReasonBadKubeconfig) {
+	if !strings.Contains(run.stderr, "1 not in the desired state") || !strings.Contains(run.stderr, ns+"/gamma: refuse: "+api.ReasonBadKubeconfig) {
 		t.Errorf("the summary does not name the vcluster in error:\n%s", run.stderr)
 	}
 	if strings.Contains(run.stdout+run.stderr, "{{{") {
@@ -316,12 +317,12 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	e.sync().wantCode(t, 0)
 	registered := e.registration(ns, "changed")
 
-	e.annotateWorkload(changed, map[string]string{reconcile.ProjectAnnotation: "team-a"})
+	e.annotateWorkload(changed, map[string]string{api.ProjectAnnotation: "team-a"})
 	if err := gone.Delete(context.Background(), k8sClient); err != nil {
 		t.Fatal(err)
 	}
 	fresh := e.newVCluster(ns, "fresh")
-	e.newVCluster(ns, "optout", fixture.Annotations(map[string]string{reconcile.IgnoreAnnotation: "true"}))
+	e.newVCluster(ns, "optout", fixture.Annotations(map[string]string{api.IgnoreAnnotation: "true"}))
 	e.newVCluster(ns, "starting", fixture.NotReady())
 
 	before := takeSnapshot(t)
@@ -336,7 +337,7 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	run.wantLine(t, e.argocd, ns, "changed", reconcile.DecisionUpdate, server("changed"), "data project")
 	run.wantLine(t, e.argocd, ns, "tidy", reconcile.DecisionUnchanged, server("tidy"), "up to date")
 	run.wantLine(t, e.argocd, ns, "gone", reconcile.DecisionDeregister, server("gone"), "was deleted")
-	run.wantLine(t, e.argocd, ns, "optout", reconcile.DecisionSkip, "-", reconcile.IgnoreAnnotation+"=true")
+	run.wantLine(t, e.argocd, ns, "optout", reconcile.DecisionSkip, "-", api.IgnoreAnnotation+"=true")
 	run.wantLine(t, e.argocd, ns, "starting", reconcile.DecisionSkip, "-", "no ready replica")
 	if !strings.Contains(run.stderr, "dry run (nothing written)") {
 		t.Errorf("the summary does not say nothing was written:\n%s", run.stderr)
@@ -397,7 +398,7 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("not a kubeconfig") })
 	run = e.plan()
 	run.wantCode(t, oneshot.ExitFailed)
-	run.wantLine(t, e.argocd, ns, "broken", reconcile.DecisionRefuse, "-", reconcile.ReasonBadKubeconfig)
+	run.wantLine(t, e.argocd, ns, "broken", reconcile.DecisionRefuse, "-", api.ReasonBadKubeconfig)
 
 	// Once applied, a dry run has nothing left to do but the refusal.
 	e.sync().wantCode(t, 1)

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -111,7 +112,7 @@ func within(t *testing.T, what string, from time.Time, d time.Duration) {
 func TestAStartingVClusterIsPendingNotFailed(t *testing.T) {
 	e, ns, g, w := lifeEnv(t, "fresh", false)
 
-	msg := e.eventuallyConnection(ns, "fresh", reconcile.ConnectionPending, "connection refused")
+	msg := e.eventuallyConnection(ns, "fresh", api.ConnectionPending, "connection refused")
 	if !strings.Contains(msg, "not connected yet") {
 		t.Errorf("Pending message %q does not say the vcluster is still being checked", msg)
 	}
@@ -125,10 +126,10 @@ func TestAStartingVClusterIsPendingNotFailed(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	opened := time.Now()
 	g.open.Store(true)
-	e.eventuallyConnection(ns, "fresh", reconcile.ConnectionSuccessful, "succeeded")
+	e.eventuallyConnection(ns, "fresh", api.ConnectionSuccessful, "succeeded")
 	within(t, "Successful", opened, 10*time.Second)
-	e.eventuallyEvent(w, reconcile.ReasonConnected)
-	if notes := e.events(w, reconcile.ReasonConnectionFailed); len(notes) != 0 {
+	e.eventuallyEvent(w, api.ReasonConnected)
+	if notes := e.events(w, api.ReasonConnectionFailed); len(notes) != 0 {
 		t.Errorf("ConnectionFailed events for a vcluster that connected within its grace period: %q", notes)
 	}
 }
@@ -138,16 +139,16 @@ func TestAStartingVClusterIsPendingNotFailed(t *testing.T) {
 // Successful within seconds of its pod being ready again.
 func TestAVClusterBackFromAnOutageIsSeenAtOnce(t *testing.T) {
 	e, ns, g, w := lifeEnv(t, "restart", true)
-	e.eventuallyConnection(ns, "restart", reconcile.ConnectionSuccessful, "succeeded")
+	e.eventuallyConnection(ns, "restart", api.ConnectionSuccessful, "succeeded")
 
 	// The pod dies: the server is unreachable, the StatefulSet not ready.
 	g.open.Store(false)
 	e.get(w)
 	e.setReady(w, 0)
 	down := time.Now()
-	e.eventuallyConnection(ns, "restart", reconcile.ConnectionFailed, "connection refused")
+	e.eventuallyConnection(ns, "restart", api.ConnectionFailed, "connection refused")
 	within(t, "Failed", down, 10*time.Second)
-	e.eventuallyEvent(w, reconcile.ReasonConnectionFailed)
+	e.eventuallyEvent(w, api.ReasonConnectionFailed)
 
 	// Down for two minutes.
 	before := g.dials.Load()
@@ -162,12 +163,12 @@ func TestAVClusterBackFromAnOutageIsSeenAtOnce(t *testing.T) {
 	e.get(w)
 	e.setReady(w, 1)
 	back := time.Now()
-	e.eventuallyConnection(ns, "restart", reconcile.ConnectionSuccessful, "succeeded")
+	e.eventuallyConnection(ns, "restart", api.ConnectionSuccessful, "succeeded")
 	within(t, "Successful", back, 10*time.Second)
 	e.eventually("a second Connected event, for the recovery", func() bool {
-		return len(e.events(w, reconcile.ReasonConnected)) == 2
+		return len(e.events(w, api.ReasonConnected)) == 2
 	})
-	if notes := e.events(w, reconcile.ReasonConnectionFailed); len(notes) != 1 {
+	if notes := e.events(w, api.ReasonConnectionFailed); len(notes) != 1 {
 		t.Errorf("%d ConnectionFailed events for one outage, want 1: %q", len(notes), notes)
 	}
 }
@@ -178,7 +179,7 @@ func TestAVClusterBackFromAnOutageIsSeenAtOnce(t *testing.T) {
 // at once and Successful within seconds.
 func TestAPausedVClusterRaisesNothing(t *testing.T) {
 	e, ns, g, w := lifeEnv(t, "sleepy", true)
-	e.eventuallyConnection(ns, "sleepy", reconcile.ConnectionSuccessful, "succeeded")
+	e.eventuallyConnection(ns, "sleepy", api.ConnectionSuccessful, "succeeded")
 
 	e.update(w, func() {
 		w.Annotations = map[string]string{"loft.sh/paused": "true"}
@@ -186,11 +187,11 @@ func TestAPausedVClusterRaisesNothing(t *testing.T) {
 	})
 	g.open.Store(false)
 	e.setReady(w, 0)
-	msg := e.eventuallyConnection(ns, "sleepy", reconcile.ConnectionPaused, "loft.sh/paused=true")
+	msg := e.eventuallyConnection(ns, "sleepy", api.ConnectionPaused, "loft.sh/paused=true")
 	if !strings.Contains(msg, "registration is kept") {
 		t.Errorf("Paused message %q does not say the registration is kept", msg)
 	}
-	e.eventuallyEvent(w, reconcile.ReasonPaused)
+	e.eventuallyEvent(w, api.ReasonPaused)
 	e.eventuallyStateGauge("paused", 1)
 	connected := map[string]string{"namespace": ns, "name": "sleepy", "argocd_namespace": e.argocd}
 	if v, ok := e.gauge("registrar_cluster_connected", connected); ok {
@@ -211,9 +212,9 @@ func TestAPausedVClusterRaisesNothing(t *testing.T) {
 	time.Sleep(time.Second)
 	g.open.Store(true)
 	e.setReady(w, 1)
-	e.eventuallyConnection(ns, "sleepy", reconcile.ConnectionSuccessful, "succeeded")
+	e.eventuallyConnection(ns, "sleepy", api.ConnectionSuccessful, "succeeded")
 	within(t, "Successful", resumed, 10*time.Second)
-	if notes := e.events(w, reconcile.ReasonConnectionFailed); len(notes) != 0 {
+	if notes := e.events(w, api.ReasonConnectionFailed); len(notes) != 0 {
 		t.Errorf("ConnectionFailed events around a pause: %q", notes)
 	}
 	if e.registration(ns, "sleepy") == nil {

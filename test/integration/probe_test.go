@@ -20,6 +20,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -67,8 +68,8 @@ func (e *env) eventuallyConnection(ns, name, state, want string) string {
 		if s == nil {
 			return false
 		}
-		msg = s.Annotations[reconcile.ConnectionMessageAnnotation]
-		return s.Annotations[reconcile.ConnectionStateAnnotation] == state && strings.Contains(msg, want)
+		msg = s.Annotations[api.ConnectionMessageAnnotation]
+		return s.Annotations[api.ConnectionStateAnnotation] == state && strings.Contains(msg, want)
 	})
 	return msg
 }
@@ -77,7 +78,7 @@ func (e *env) eventuallyConnection(ns, name, state, want string) string {
 // ns/name last changed, as it records.
 func (e *env) connectionSince(ns, name string) time.Time {
 	e.t.Helper()
-	v := e.registration(ns, name).Annotations[reconcile.ConnectionSinceAnnotation]
+	v := e.registration(ns, name).Annotations[api.ConnectionSinceAnnotation]
 	since, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		e.t.Fatalf("the registration of %s/%s records connection-since %q: %v", ns, name, v, err)
@@ -165,7 +166,7 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	workload := createVCluster(t, k8sClient, ns, "sandbox", fixture.WithPKI(vc.PKI)).Workload()
 
 	began := time.Now().Add(-time.Second)
-	msg := e.eventuallyConnection(ns, "sandbox", reconcile.ConnectionSuccessful, "GET /version, /api and /apis succeeded")
+	msg := e.eventuallyConnection(ns, "sandbox", api.ConnectionSuccessful, "GET /version, /api and /apis succeeded")
 	if !strings.Contains(msg, "Kubernetes v") {
 		t.Errorf("message %q does not say which Kubernetes answered", msg)
 	}
@@ -173,7 +174,7 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	if connectedSince.Before(began.Truncate(time.Second)) || connectedSince.After(time.Now()) {
 		t.Errorf("connection-since %s, want the moment it connected, after %s", connectedSince, began)
 	}
-	e.eventuallyEvent(workload, reconcile.ReasonConnected)
+	e.eventuallyEvent(workload, api.ReasonConnected)
 	connected := map[string]string{"namespace": ns, "name": "sandbox", "argocd_namespace": e.argocd}
 	if v, ok := e.gauge("registrar_cluster_connected", connected); !ok || v != 1 {
 		t.Errorf("registrar_cluster_connected = %v (present %v), want 1", v, ok)
@@ -193,7 +194,7 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	}
 
 	standIn.StopAPIServer()
-	msg = e.eventuallyConnection(ns, "sandbox", reconcile.ConnectionFailed, "cannot connect")
+	msg = e.eventuallyConnection(ns, "sandbox", api.ConnectionFailed, "cannot connect")
 	if !strings.Contains(msg, "connection refused") {
 		t.Errorf("outage message %q does not say the connection was refused", msg)
 	}
@@ -203,7 +204,7 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	if failedSince := e.connectionSince(ns, "sandbox"); !failedSince.After(connectedSince) {
 		t.Errorf("connection-since %s after the outage began, want later than %s, when it connected", failedSince, connectedSince)
 	}
-	note := e.eventuallyEvent(workload, reconcile.ReasonConnectionFailed)
+	note := e.eventuallyEvent(workload, api.ReasonConnectionFailed)
 	if !strings.Contains(note, "stays in place") || !strings.Contains(note, "cannot connect") {
 		t.Errorf("ConnectionFailed event %q does not say the registration stays and why it fails", note)
 	}
@@ -218,11 +219,11 @@ func TestProbeFollowsAVClusterThroughAnOutage(t *testing.T) {
 	if err := standIn.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.eventuallyConnection(ns, "sandbox", reconcile.ConnectionSuccessful, "succeeded")
+	e.eventuallyConnection(ns, "sandbox", api.ConnectionSuccessful, "succeeded")
 	e.eventually("a second Connected event, for the recovery", func() bool {
-		return len(e.events(workload, reconcile.ReasonConnected)) == 2
+		return len(e.events(workload, api.ReasonConnected)) == 2
 	})
-	if notes := e.events(workload, reconcile.ReasonConnectionFailed); len(notes) != 1 {
+	if notes := e.events(workload, api.ReasonConnectionFailed); len(notes) != 1 {
 		t.Errorf("%d ConnectionFailed events for one outage, want 1: %q", len(notes), notes)
 	}
 
@@ -271,7 +272,7 @@ func TestProbeNamesWhatIsWrong(t *testing.T) {
 		{"wrong-ca", []fixture.Option{fixture.WithPKI(other)}, standIn.Addr,
 			[]string{"not signed by the CA in the registration"}},
 		{"wrong-name", []fixture.Option{fixture.WithPKI(vc.PKI),
-			fixture.Annotations(map[string]string{reconcile.TLSServerNameAnnotation: "real.example.com"})}, standIn.Addr,
+			fixture.Annotations(map[string]string{api.TLSServerNameAnnotation: "real.example.com"})}, standIn.Addr,
 			[]string{`does not name "real.example.com"`, "real." + ns, "controlPlane.proxy.extraSANs"}},
 		{"foreign-client", []fixture.Option{fixture.WithPKI(&foreignClient)}, standIn.Addr,
 			[]string{"credentials rejected", "GET /api", "403 Forbidden"}},
@@ -282,7 +283,7 @@ func TestProbeNamesWhatIsWrong(t *testing.T) {
 	for i, tc := range cases {
 		if tc.name != "wrong-name" {
 			// The stand-in serves vcluster "real"'s certificate.
-			cases[i].opts = append(tc.opts, fixture.Annotations(map[string]string{reconcile.TLSServerNameAnnotation: "real." + ns}))
+			cases[i].opts = append(tc.opts, fixture.Annotations(map[string]string{api.TLSServerNameAnnotation: "real." + ns}))
 		}
 		routes[serviceAddr(ns, tc.name)] = tc.via
 	}
@@ -295,7 +296,7 @@ func TestProbeNamesWhatIsWrong(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := e.eventuallyConnection(ns, tc.name, reconcile.ConnectionFailed, "")
+			msg := e.eventuallyConnection(ns, tc.name, api.ConnectionFailed, "")
 			for _, want := range tc.want {
 				if !strings.Contains(msg, want) {
 					t.Errorf("message %q lacks %q", msg, want)
@@ -334,15 +335,15 @@ func TestExpiringAndExpiredCredentialsAreWarned(t *testing.T) {
 	soon := createVCluster(t, k8sClient, ns, "soon", withClient("soon", time.Now().Add(20*time.Hour))).Workload()
 	past := createVCluster(t, k8sClient, ns, "past", withClient("past", time.Now().Add(-time.Hour))).Workload()
 
-	note := e.eventuallyEvent(soon, reconcile.ReasonCredentialsExpiring)
+	note := e.eventuallyEvent(soon, api.ReasonCredentialsExpiring)
 	if !strings.Contains(note, "vcluster certs rotate") {
 		t.Errorf("expiring event %q does not say what to do", note)
 	}
-	e.eventuallyEvent(past, reconcile.ReasonCredentialsExpired)
+	e.eventuallyEvent(past, api.ReasonCredentialsExpired)
 	reg := e.eventuallyRegistered(ns, "past")
-	notAfter, err := time.Parse(time.RFC3339, reg.Annotations[reconcile.CredentialsNotAfterAnnotation])
+	notAfter, err := time.Parse(time.RFC3339, reg.Annotations[api.CredentialsNotAfterAnnotation])
 	if err != nil || !notAfter.Before(time.Now()) {
-		t.Errorf("expired registration: %s = %q", reconcile.CredentialsNotAfterAnnotation, reg.Annotations[reconcile.CredentialsNotAfterAnnotation])
+		t.Errorf("expired registration: %s = %q", api.CredentialsNotAfterAnnotation, reg.Annotations[api.CredentialsNotAfterAnnotation])
 	}
 	for bucket, want := range map[string]float64{"expired": 1, "24h": 1, "later": 0, "unknown": 0} {
 		if v, _ := e.gauge("registrar_credentials_expiry", map[string]string{"bucket": bucket}); v != want {
@@ -360,7 +361,7 @@ func TestExpiringAndExpiredCredentialsAreWarned(t *testing.T) {
 	for _, w := range []struct {
 		obj    client.Object
 		reason string
-	}{{soon, reconcile.ReasonCredentialsExpiring}, {past, reconcile.ReasonCredentialsExpired}} {
+	}{{soon, api.ReasonCredentialsExpiring}, {past, api.ReasonCredentialsExpired}} {
 		if n := len(e.events(w.obj, w.reason)); n != 1 {
 			t.Errorf("%d %s events on %s, want 1", n, w.reason, w.obj.GetName())
 		}

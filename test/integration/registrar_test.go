@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -32,7 +33,7 @@ func TestRegistersVClusterOnceReady(t *testing.T) {
 	if s.Labels[reconcile.ArgoCDSecretTypeLabel] != "cluster" {
 		t.Errorf("labels = %v", s.Labels)
 	}
-	note := e.eventuallyEvent(sts, reconcile.ReasonRegistered)
+	note := e.eventuallyEvent(sts, api.ReasonRegistered)
 	if !contains(note, "https://sandbox."+ns+".svc") {
 		t.Errorf("event note %q does not say where", note)
 	}
@@ -42,7 +43,7 @@ func TestRegistersDeploymentVCluster(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	e.newVCluster(ns, "nopersist", fixture.AsDeployment())
 	s := e.eventuallyRegistered(ns, "nopersist")
-	wantAnnotation(t, s, reconcile.SourceKindAnnotation, "Deployment")
+	wantAnnotation(t, s, api.SourceKindAnnotation, "Deployment")
 }
 
 func TestFollowsCertificateRotationAndServiceChange(t *testing.T) {
@@ -69,14 +70,14 @@ func TestFollowsCertificateRotationAndServiceChange(t *testing.T) {
 	e.eventually("the new Service port is registered", func() bool {
 		return string(e.registration(ns, "sandbox").Data["server"]) == "https://sandbox."+ns+".svc:6443"
 	})
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonUpdated)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonUpdated)
 }
 
 func TestWritesNothingWhenNothingChanged(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	vc := e.newVCluster(ns, "sandbox")
 	before := e.eventuallyRegistered(ns, "sandbox")
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonRegistered)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonRegistered)
 	e.quiet()
 
 	// Reconcile again, directly and through an unrelated change.
@@ -109,7 +110,7 @@ func TestDeregistersWhenKubeconfigSecretDeleted(t *testing.T) {
 	e.eventuallyRegistered(ns, "sandbox")
 	e.delete(e.kubeconfigSecret(vc))
 	e.eventuallyDeregistered(ns, "sandbox")
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonDeregistered)
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonDeregistered)
 	if !contains(note, "kubeconfig Secret "+ns+"/vc-sandbox was deleted") {
 		t.Errorf("event note %q does not say why", note)
 	}
@@ -153,7 +154,7 @@ func TestLeavesForeignSecretUntouched(t *testing.T) {
 	}
 	e.create(foreign)
 	vc := e.newVCluster(ns, "sandbox")
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonConflict)
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonConflict)
 	if !contains(note, "not managed by the registrar") {
 		t.Errorf("event note %q", note)
 	}
@@ -169,20 +170,20 @@ func TestLeavesForeignSecretUntouched(t *testing.T) {
 func TestOptOut(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 
-	e.newVCluster(ns, "private", fixture.Annotations(map[string]string{reconcile.IgnoreAnnotation: "true"}))
+	e.newVCluster(ns, "private", fixture.Annotations(map[string]string{api.IgnoreAnnotation: "true"}))
 	e.neverRegistered(ns, "private")
 
 	vc := e.newVCluster(ns, "sandbox")
 	e.eventuallyRegistered(ns, "sandbox")
 	w := vc.StatefulSet()
-	e.update(w, func() { w.Annotations = map[string]string{reconcile.IgnoreAnnotation: "true"} })
+	e.update(w, func() { w.Annotations = map[string]string{api.IgnoreAnnotation: "true"} })
 	e.eventuallyDeregistered(ns, "sandbox")
 
 	// Opting in again, then opting the whole namespace out.
-	e.update(w, func() { delete(w.Annotations, reconcile.IgnoreAnnotation) })
+	e.update(w, func() { delete(w.Annotations, api.IgnoreAnnotation) })
 	e.eventuallyRegistered(ns, "sandbox")
 	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-	e.update(nsObj, func() { nsObj.Annotations = map[string]string{reconcile.IgnoreAnnotation: "true"} })
+	e.update(nsObj, func() { nsObj.Annotations = map[string]string{api.IgnoreAnnotation: "true"} })
 	e.eventuallyDeregistered(ns, "sandbox")
 }
 
@@ -205,7 +206,7 @@ func TestBadInputWarnsAndKeepsRegistration(t *testing.T) {
 
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-sandbox", Namespace: ns}}
 	e.update(secret, func() { secret.Data["config"] = []byte("apiVersion: v1\nclusters: [ {{{ not yaml") })
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonBadKubeconfig)
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonBadKubeconfig)
 	if !contains(note, "not a parsable kubeconfig") || contains(note, "{{{") {
 		t.Errorf("event note %q", note)
 	}
@@ -216,7 +217,7 @@ func TestBadInputWarnsAndKeepsRegistration(t *testing.T) {
 
 	// A missing Service is reported the same way on a new vcluster.
 	vc2 := e.newVCluster(ns, "noservice", fixture.NoService())
-	note = e.eventuallyEvent(vc2.StatefulSet(), reconcile.ReasonServiceMissing)
+	note = e.eventuallyEvent(vc2.StatefulSet(), api.ReasonServiceMissing)
 	if !contains(note, "Service "+ns+"/noservice does not exist") {
 		t.Errorf("event note %q", note)
 	}
@@ -231,9 +232,9 @@ func TestCustomKubeconfigSecretByAnnotation(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	e.newVCluster(ns, "custom",
 		fixture.KubeconfigSecretName("exported-kubeconfig"), fixture.Unlabelled(), // as written by vcluster before v0.24
-		fixture.Annotations(map[string]string{reconcile.KubeconfigSecretAnnotation: "exported-kubeconfig"}))
+		fixture.Annotations(map[string]string{api.KubeconfigSecretAnnotation: "exported-kubeconfig"}))
 	s := e.eventuallyRegistered(ns, "custom")
-	wantAnnotation(t, s, reconcile.KubeconfigSecretAnnotation, "exported-kubeconfig")
+	wantAnnotation(t, s, api.KubeconfigSecretAnnotation, "exported-kubeconfig")
 }
 
 func TestSameNameInTwoNamespaces(t *testing.T) {
@@ -253,7 +254,7 @@ func TestPropagatesLabelsAndAnnotations(t *testing.T) {
 	e := newEnv(t, func(o *reconcile.Options) { o.PropagateLabels = []string{"env"} })
 	ns := e.createNamespace("vc", true)
 	vc := e.newVCluster(ns, "staging", fixture.Labels(map[string]string{"env": "staging"}),
-		fixture.Annotations(map[string]string{reconcile.ProjectAnnotation: "platform", reconcile.NamespacesAnnotation: "apps,web"}))
+		fixture.Annotations(map[string]string{api.ProjectAnnotation: "platform", api.NamespacesAnnotation: "apps,web"}))
 	sts := vc.StatefulSet()
 	s := e.eventuallyRegistered(ns, "staging")
 	if s.Labels["env"] != "staging" || string(s.Data["project"]) != "platform" || string(s.Data["namespaces"]) != "apps,web" {
@@ -288,7 +289,7 @@ func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
 func TestFollowsUnlabelledKubeconfigSecret(t *testing.T) {
 	e, ns := newEnvIn(t, "old")
 	vc := e.newVCluster(ns, "legacy", fixture.NoKubeconfigSecret(), fixture.Unlabelled())
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonKubeconfigSecretMissing)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonKubeconfigSecretMissing)
 
 	e.create(e.kubeconfigSecret(vc))
 	e.eventuallyRegistered(ns, "legacy")

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -21,7 +22,7 @@ func TestNewRegistrationIsOneCreateAndItsEvent(t *testing.T) {
 	e.registrationReads.Store(0)
 	vc := e.newVCluster(ns, "sandbox")
 	e.eventuallyRegistered(ns, "sandbox")
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonRegistered)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonRegistered)
 	if got := e.settledWrites(); got != 2 {
 		t.Errorf("%d writes for a new registration, want 2 (the Create and the Registered event)", got)
 	}
@@ -41,7 +42,7 @@ func TestRefusedRegistrationIsRetriedWhenTheForeignSecretChanges(t *testing.T) {
 	}
 	e.create(foreign)
 	vc := e.newVCluster(ns, "sandbox")
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonConflict)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonConflict)
 	e.neverRegistered(ns, "sandbox")
 
 	e.update(foreign, func() { foreign.StringData = map[string]string{"server": "https://elsewhere.example"} })
@@ -65,7 +66,7 @@ func TestRefusedRegistrationIsRetriedWhenTheForeignSecretIsDeleted(t *testing.T)
 	}
 	e.create(foreign)
 	vc := e.newVCluster(ns, "sandbox")
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonConflict)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonConflict)
 	e.consistently("the foreign Secret is left as it is", 2*time.Second, func() bool {
 		s := e.registration(ns, "sandbox")
 		return s != nil && s.ResourceVersion == foreign.ResourceVersion
@@ -73,7 +74,7 @@ func TestRefusedRegistrationIsRetriedWhenTheForeignSecretIsDeleted(t *testing.T)
 
 	e.delete(foreign)
 	s := e.eventuallyRegistered(ns, "sandbox")
-	if s.Labels[reconcile.ManagedByLabel] != reconcile.ManagedByValue {
+	if s.Labels[api.ManagedByLabel] != api.ManagedByValue {
 		t.Errorf("registration labels %v", s.Labels)
 	}
 }
@@ -82,15 +83,15 @@ func TestRefusedRegistrationIsRetriedWhenTheForeignSecretIsDeleted(t *testing.T)
 // is given to the second vcluster once the first lets it go.
 func TestRefusedClusterNameIsRetriedWhenItsHolderLetsGo(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
-	prod := fixture.Annotations(map[string]string{reconcile.ClusterNameAnnotation: "prod"})
+	prod := fixture.Annotations(map[string]string{api.ClusterNameAnnotation: "prod"})
 	first := e.newVCluster(ns, "first", prod)
 	e.eventuallyRegistered(ns, "first")
 	second := e.newVCluster(ns, "second", prod)
-	e.eventuallyEvent(second.StatefulSet(), reconcile.ReasonConflict)
+	e.eventuallyEvent(second.StatefulSet(), api.ReasonConflict)
 	e.neverRegistered(ns, "second")
 
 	sts := first.StatefulSet()
-	e.update(sts, func() { sts.Annotations = map[string]string{reconcile.ClusterNameAnnotation: "staging"} })
+	e.update(sts, func() { sts.Annotations = map[string]string{api.ClusterNameAnnotation: "staging"} })
 	s := e.eventuallyRegistered(ns, "second")
 	if string(s.Data[reconcile.ArgoCDNameKey]) != "prod" {
 		t.Errorf("second registered as %q, want prod", s.Data[reconcile.ArgoCDNameKey])

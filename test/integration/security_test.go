@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -23,7 +24,7 @@ func TestUntrustedNamespaceIsNeverRegisteredAndSaysSo(t *testing.T) {
 	e := newEnv(t)
 	tenant := e.createNamespace("tenant", false)
 	vc := e.newVCluster(tenant, "fake")
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonUntrusted)
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonUntrusted)
 	if !contains(note, "does not match the namespace selector") {
 		t.Errorf("event note %q", note)
 	}
@@ -34,15 +35,15 @@ func TestClusterNameCollisionIsRefused(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	first := e.newVCluster(ns, "first")
 	sts := first.StatefulSet()
-	e.update(sts, func() { sts.Annotations = map[string]string{reconcile.ClusterNameAnnotation: "prod"} })
+	e.update(sts, func() { sts.Annotations = map[string]string{api.ClusterNameAnnotation: "prod"} })
 	e.eventually("first registers as prod", func() bool {
 		s := e.registration(ns, "first")
 		return s != nil && string(s.Data["name"]) == "prod"
 	})
 	held := e.registration(ns, "first")
 
-	second := e.newVCluster(ns, "second", fixture.Annotations(map[string]string{reconcile.ClusterNameAnnotation: "prod"})).StatefulSet()
-	note := e.eventuallyEvent(second, reconcile.ReasonConflict)
+	second := e.newVCluster(ns, "second", fixture.Annotations(map[string]string{api.ClusterNameAnnotation: "prod"})).StatefulSet()
+	note := e.eventuallyEvent(second, api.ReasonConflict)
 	if !contains(note, `cluster name "prod" is already registered`) {
 		t.Errorf("event note %q", note)
 	}
@@ -60,7 +61,7 @@ func TestServerOfAForeignRegistrationIsNotTaken(t *testing.T) {
 		StringData: map[string]string{"name": "by-hand", "server": "https://sandbox." + ns + ".svc/"},
 	})
 	vc := e.newVCluster(ns, "sandbox")
-	note := e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonConflict)
+	note := e.eventuallyEvent(vc.StatefulSet(), api.ReasonConflict)
 	if !contains(note, "server \"https://sandbox."+ns+".svc\" is already registered by Secret "+e.argocd+"/hand-made") {
 		t.Errorf("event note %q", note)
 	}
@@ -98,7 +99,7 @@ func TestNoSecretMaterialInLogsEventsOrMetrics(t *testing.T) {
 
 	e.rotate(vc)
 	cert, key := vc.ClientCertificate(), vc.ClientKey()
-	e.eventuallyEvent(vc.StatefulSet(), reconcile.ReasonUpdated)
+	e.eventuallyEvent(vc.StatefulSet(), api.ReasonUpdated)
 	secret := e.kubeconfigSecret(vc)
 
 	const token = "tok3n-that-must-never-leak"
@@ -112,7 +113,7 @@ func TestNoSecretMaterialInLogsEventsOrMetrics(t *testing.T) {
 	}
 	for i, b := range bad {
 		e.update(secret, func() { secret.Data["config"] = []byte(b) })
-		reason := []string{reconcile.ReasonUnsupportedKubeconfig, reconcile.ReasonBadKubeconfig}[i]
+		reason := []string{api.ReasonUnsupportedKubeconfig, api.ReasonBadKubeconfig}[i]
 		e.eventuallyEvent(vc.StatefulSet(), reason)
 	}
 	e.delete(vc.StatefulSet())

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/status"
 )
 
@@ -32,14 +32,14 @@ func TestStatusReadsWhatTheControllerRecorded(t *testing.T) {
 	// beta has failed for an hour, gamma's credentials have expired.
 	hourAgo := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	e.annotateRegistration(ns, "alpha", map[string]string{
-		reconcile.ConnectionStateAnnotation: reconcile.ConnectionSuccessful, reconcile.ConnectionSinceAnnotation: hourAgo,
-		reconcile.ConnectionMessageAnnotation: "GET /version, /api and /apis succeeded (Kubernetes v1.37.2)"})
+		api.ConnectionStateAnnotation: api.ConnectionSuccessful, api.ConnectionSinceAnnotation: hourAgo,
+		api.ConnectionMessageAnnotation: "GET /version, /api and /apis succeeded (Kubernetes v1.37.2)"})
 	e.annotateRegistration(ns, "beta", map[string]string{
-		reconcile.ConnectionStateAnnotation: reconcile.ConnectionFailed, reconcile.ConnectionSinceAnnotation: hourAgo,
-		reconcile.ConnectionMessageAnnotation: "cannot connect to beta." + ns + ".svc:443: connection refused"})
+		api.ConnectionStateAnnotation: api.ConnectionFailed, api.ConnectionSinceAnnotation: hourAgo,
+		api.ConnectionMessageAnnotation: "cannot connect to beta." + ns + ".svc:443: connection refused"})
 	e.annotateRegistration(ns, "gamma", map[string]string{
-		reconcile.ConnectionStateAnnotation: reconcile.ConnectionSuccessful, reconcile.ConnectionSinceAnnotation: hourAgo,
-		reconcile.CredentialsNotAfterAnnotation: hourAgo})
+		api.ConnectionStateAnnotation: api.ConnectionSuccessful, api.ConnectionSinceAnnotation: hourAgo,
+		api.CredentialsNotAfterAnnotation: hourAgo})
 
 	before := takeSnapshot(t)
 	run = e.runRegistrar("", "status", "-o", "wide")

@@ -17,7 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -81,14 +81,14 @@ func TestDefaultVCluster(t *testing.T) {
 		// wait for it, so that only what the touch causes is counted.
 		fixture.Eventually(t, "the first connection probe is recorded", func() bool {
 			got, err := w.find(ctx, vc)
-			if err != nil || got.secret.Annotations[reconcile.ConnectionStateAnnotation] == "" {
+			if err != nil || got.secret.Annotations[api.ConnectionStateAnnotation] == "" {
 				return false
 			}
 			r = got
 			return true
 		})
-		t.Logf("connection probe: %s: %s", r.secret.Annotations[reconcile.ConnectionStateAnnotation],
-			r.secret.Annotations[reconcile.ConnectionMessageAnnotation])
+		t.Logf("connection probe: %s: %s", r.secret.Annotations[api.ConnectionStateAnnotation],
+			r.secret.Annotations[api.ConnectionMessageAnnotation])
 		writes := w.registrar.Metric(t, "registrar_writes_total")
 		reconciles := w.registrar.Metric(t, "controller_runtime_reconcile_total")
 		version := r.secret.ResourceVersion
