@@ -60,7 +60,7 @@ fuzz: ## Fuzz kubeconfig parsing and the builder for FUZZTIME (seeds in pkg/reco
 	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
 # The list of tests is test/reliability's table, which also gives the -run
-# pattern and the packages. RELIABILITY_FLAGS=-markdown prints the README's table.
+# pattern and the packages. RELIABILITY_FLAGS=-markdown prints docs/reliability.md's table.
 RELIABILITY_FLAGS ?=
 reliability: testbins ## Security and fault tests, summarised in one table.
 	go build -o bin/reliability ./test/reliability
