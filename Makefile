@@ -46,13 +46,13 @@ testbins: ## Build kube-apiserver and etcd for the integration tests (cached).
 	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-testbins.sh "$(TESTBIN_DIR)"
 	@mkdir -p bin && ln -sfn "$(TESTBIN_DIR)" bin/k8s
 
-unit: ## Unit tests (no API server).
-	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/...
+unit: ## Unit tests and the docs' checks (no API server).
+	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/... ./docs/...
 
 integration: testbins ## Integration tests against a real kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./test/integration/...
 
-test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything: vet, unit and integration tests.
+test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything a pull request must pass: vet, gofmt, lint, actionlint, unit, integration, chart and docs tests.
 	go test $(GO_TEST_FLAGS) ./...
 
 FUZZTIME ?= 60s
