@@ -22,7 +22,7 @@ TEST_CHECKS :=
 # Further targets (chart, image, e2e, ...) live beside this file, one file each.
 include $(wildcard hack/make/*.mk)
 
-.PHONY: all build test unit integration vet testbins demo fuzz reliability clean help
+.PHONY: all build test unit integration vet testbins demo fuzz reliability docs-update clean help
 
 all: build
 
@@ -69,6 +69,12 @@ reliability: testbins ## Security and fault tests, summarised in one table.
 
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"
+
+# Every generated reference is checked by a test of make test; this rewrites
+# them from their sources.
+docs-update: ## Regenerate docs/cli.md and the generated tables of docs/api.md and docs/troubleshooting.md.
+	go test -count=1 ./cmd/registrar -run '^TestCLIReferenceIsCurrent$$' -update
+	go test -count=1 ./docs -run '^TestGeneratedReferencesAreCurrent$$' -update
 
 clean: ## Remove bin/ (the binary cache under $(CACHE) stays).
 	rm -rf bin
