@@ -22,7 +22,7 @@ TEST_CHECKS :=
 # Further targets (chart, image, e2e, ...) live beside this file, one file each.
 include $(wildcard hack/make/*.mk)
 
-.PHONY: all build test unit integration vet testbins demo fuzz reliability clean help
+.PHONY: all build test unit integration vet testbins demo fuzz reliability docs-update clean help
 
 all: build
 
@@ -46,13 +46,13 @@ testbins: ## Build kube-apiserver and etcd for the integration tests (cached).
 	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-testbins.sh "$(TESTBIN_DIR)"
 	@mkdir -p bin && ln -sfn "$(TESTBIN_DIR)" bin/k8s
 
-unit: ## Unit tests (no API server).
-	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/...
+unit: ## Unit tests and the docs' checks (no API server).
+	go test $(GO_TEST_FLAGS) ./pkg/... ./cmd/... ./docs/...
 
 integration: testbins ## Integration tests against a real kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./test/integration/...
 
-test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything: vet, unit and integration tests.
+test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything a pull request must pass: vet, gofmt, lint, actionlint, unit, integration, chart and docs tests.
 	go test $(GO_TEST_FLAGS) ./...
 
 FUZZTIME ?= 60s
@@ -60,7 +60,7 @@ fuzz: ## Fuzz kubeconfig parsing and the builder for FUZZTIME (seeds in pkg/reco
 	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
 # The list of tests is test/reliability's table, which also gives the -run
-# pattern and the packages. RELIABILITY_FLAGS=-markdown prints the README's table.
+# pattern and the packages. RELIABILITY_FLAGS=-markdown prints docs/reliability.md's table.
 RELIABILITY_FLAGS ?=
 reliability: testbins ## Security and fault tests, summarised in one table.
 	go build -o bin/reliability ./test/reliability
@@ -69,6 +69,12 @@ reliability: testbins ## Security and fault tests, summarised in one table.
 
 demo: testbins build ## A local control plane, a vcluster stand-in, the registrar, the Argo CD Secret it wrote.
 	go run ./test/demo --registrar bin/registrar --assets "$(KUBEBUILDER_ASSETS)"
+
+# Every generated reference is checked by a test of make test; this rewrites
+# them from their sources.
+docs-update: ## Regenerate docs/cli.md and the generated tables of docs/api.md and docs/troubleshooting.md.
+	go test -count=1 ./cmd/registrar -run '^TestCLIReferenceIsCurrent$$' -update
+	go test -count=1 ./docs -run '^TestGeneratedReferencesAreCurrent$$' -update
 
 clean: ## Remove bin/ (the binary cache under $(CACHE) stays).
 	rm -rf bin

@@ -22,7 +22,7 @@ GREMLINS_VERSION       ?= v0.6.0
 # make vcluster), whose module also ships the chart they install; the kind
 # suite installs the published chart of the same release.
 VCLUSTER_VERSION       ?= v0.30.0
-# The releases make e2e-vcluster measures (README, "Supported vcluster versions").
+# The releases make e2e-vcluster measures (docs/supported-versions.md).
 VCLUSTER_VERSIONS      ?= v0.20.0 v0.26.0 v0.30.0 v0.34.0
 # Charts `make e2e` installs on kind (hack/e2e/kind.sh).
 ARGOCD_CHART_VERSION   ?= 9.1.0

@@ -19,7 +19,7 @@ import (
 	"github.com/registrar-dev/registrar/pkg/version"
 )
 
-// Exit statuses shared by every subcommand; the README's table is the
+// Exit statuses shared by every subcommand; the table in docs/commands.md is the
 // reference. A usage or configuration error is always exitUsage, never
 // exitOutcome: a pipeline reading exitOutcome as "changes pending" or "a
 // registration is unhealthy" must not be fooled by a typo.

@@ -1,6 +1,6 @@
 # Mutation testing of pkg/reconcile with gremlins (built from the Go module
 # proxy, cached outside the clone). Slow, so not part of `make test`: its
-# last result is in the README's reliability section.
+# last result is in CONTRIBUTING.md.
 
 GREMLINS := $(CACHE)/gremlins-$(GREMLINS_VERSION)/gremlins
 

@@ -42,14 +42,14 @@ const (
 	argoCDSecretTypeLabel = "argocd.argoproj.io/secret-type" // common.LabelKeySecretType in argo-cd
 	managedByLabel        = "app.kubernetes.io/managed-by"
 	managedByRegistrar    = "registrar"
-	// The vcluster a registration is for (README, "What it writes").
+	// The vcluster a registration is for (docs/api.md).
 	sourceNamespaceLabel = "registrar.dev/source-namespace"
 	sourceNameLabel      = "registrar.dev/source-name"
 	// The registrar's own connection probe records its result here
-	// (README, "What it tells you").
+	// (docs/monitoring.md).
 	connectionStateAnnotation   = "registrar.dev/connection-state"
 	connectionMessageAnnotation = "registrar.dev/connection-message"
-	// What a registration was built from, hashed (README, "What it writes"):
+	// What a registration was built from, hashed (docs/api.md):
 	// it changes exactly when the registration is rewritten.
 	contentHashAnnotation = "registrar.dev/content-hash"
 )

@@ -442,7 +442,7 @@ func TestLeaderHandOver(t *testing.T) {
 // TestUpgradeAndUninstall: an upgrade that changes no registration rolls the
 // Deployment and writes nothing; one that does (a propagated label) rewrites
 // exactly the registration concerned; `helm uninstall` leaves registrations
-// in place (README, "Uninstall") and a reinstall adopts them unwritten.
+// in place (docs/install.md, "Uninstall") and a reinstall adopts them unwritten.
 func TestUpgradeAndUninstall(t *testing.T) {
 	n := newNode(t)
 	ctx := context.Background()

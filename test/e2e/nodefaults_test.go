@@ -30,7 +30,7 @@ import (
 // vcluster paused and resumed, the registrar killed mid-burst, the node's
 // API server restarted while a vcluster is being created. In each, no
 // registration is lost, none is written twice, and the registrar's own
-// view (its connection state and Events) is the one the README states.
+// view (its connection state and Events) is the one docs/monitoring.md states.
 
 // nodePause is the pause image every node has (hack/e2e/node-images.sh):
 // a pod of it becomes ready and serves nothing.

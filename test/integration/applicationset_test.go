@@ -19,11 +19,11 @@ import (
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
-// applicationSetExample is the README's ApplicationSet, kept in one file.
+// applicationSetExample is the ApplicationSet of docs/multi-team.md, kept in one file.
 const applicationSetExample = "../../docs/examples/applicationset-staging.yaml"
 
 // Argo CD's own ApplicationSet code (the cluster generator and the
-// template rendering its controller runs) turns the README's example and
+// template rendering its controller runs) turns the documented example and
 // the Secrets the registrar wrote into Applications: exactly one per
 // staging vcluster, aimed at its service URL, with the team label and the
 // Slack channel propagated from the Namespace and the workload.
@@ -105,21 +105,21 @@ func TestApplicationSetDeploysToEveryStagingVCluster(t *testing.T) {
 	}
 }
 
-// The README shows the example file as it is.
-func TestREADMEShowsTheApplicationSetExample(t *testing.T) {
+// docs/multi-team.md shows the example file as it is.
+func TestDocsShowTheApplicationSetExample(t *testing.T) {
 	example, err := os.ReadFile(applicationSetExample)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile("../../docs/multi-team.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- docs/examples/applicationset-staging.yaml -->\n```yaml\n(.*?)```").FindSubmatch(readme)
+	m := regexp.MustCompile("(?s)<!-- docs/examples/applicationset-staging.yaml -->\n```yaml\n(.*?)```").FindSubmatch(page)
 	if m == nil {
-		t.Fatal("README.md does not show docs/examples/applicationset-staging.yaml (a yaml block after its marker comment)")
+		t.Fatal("docs/multi-team.md does not show docs/examples/applicationset-staging.yaml (a yaml block after its marker comment)")
 	}
 	if !slices.Equal(m[1], example) {
-		t.Errorf("README.md's ApplicationSet differs from %s: copy the file into the README", applicationSetExample)
+		t.Errorf("docs/multi-team.md's ApplicationSet differs from %s: copy the file into the page", applicationSetExample)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // CD's client of the registration is that ServiceAccount inside vcluster.
 //
 // v0.20 has no exportKubeConfig.serviceAccount: there the test proves that
-// its chart refuses the setting, as the README's support table says.
+// its chart refuses the setting, as docs/supported-versions.md says.
 func TestServiceAccountToken(t *testing.T) {
 	const values = `
 exportKubeConfig:

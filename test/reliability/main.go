@@ -1,7 +1,7 @@
 // Command reliability runs the security and fault tests and prints one
 // table of what was tried and whether it held. Its scenarios table is the one
 // list of those tests: make reliability asks it for the packages and the
-// -run pattern, and a test keeps the README's table equal to it.
+// -run pattern, and a test keeps the table of docs/reliability.md equal to it.
 //
 //	go test -json -run "$(go run ./test/reliability -pattern)" $(go run ./test/reliability -packages) |
 //	  go run ./test/reliability [-markdown]
@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-// scenario is one test and what it tries, in the words of the README.
+// scenario is one test and what it tries, in the words of docs/reliability.md.
 type scenario struct {
 	pkg   string // package of the test, relative to the module root
 	test  string // top-level test or fuzz function
@@ -107,7 +107,7 @@ func readResults(r io.Reader) (map[string]testEvent, error) {
 	return results, in.Err()
 }
 
-// report writes the table, plain or as the README's Markdown, and returns
+// report writes the table, plain or as docs/reliability.md's Markdown, and returns
 // how many scenarios held and how many did not (failed, skipped or absent).
 func report(w io.Writer, results map[string]testEvent, markdown bool) (held, failed int) {
 	if markdown {
@@ -150,7 +150,7 @@ func nodeCell(s scenario) string {
 func main() {
 	printPattern := flag.Bool("pattern", false, "print the `go test -run` pattern of the scenarios and exit")
 	printPackages := flag.Bool("packages", false, "print the scenarios' packages and exit")
-	markdown := flag.Bool("markdown", false, "print the table as the README's Markdown table")
+	markdown := flag.Bool("markdown", false, "print the table as docs/reliability.md's Markdown table")
 	flag.Parse()
 	switch {
 	case *printPattern:

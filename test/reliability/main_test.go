@@ -16,38 +16,37 @@ import (
 // the package's own directory.
 const moduleRoot = "../.."
 
-// TestREADMETableListsTheScenarios keeps the README's Reliability table the
-// scenarios table, row for row (the held column is a run's result).
+// reliabilityPage is the documentation page that shows the scenarios table.
+const reliabilityPage = "docs/reliability.md"
+
+// TestDocsTableListsTheScenarios keeps the table of docs/reliability.md
+// the scenarios table, row for row (the held column is a run's result).
 // `make reliability RELIABILITY_FLAGS=-markdown` prints it anew.
-func TestREADMETableListsTheScenarios(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(moduleRoot, "README.md"))
+func TestDocsTableListsTheScenarios(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join(moduleRoot, reliabilityPage))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readmeTable(t, string(readme))
+	got := pageTable(t, string(page))
 	for i, s := range scenarios {
 		if i >= len(got) {
-			t.Errorf("README's Reliability table lacks row %d: %q", i+1, s.tried)
+			t.Errorf("docs/reliability.md's table lacks row %d: %q", i+1, s.tried)
 			continue
 		}
 		if want := [2]string{s.tried, nodeCell(s)}; got[i] != want {
-			t.Errorf("README's Reliability table, row %d:\n got %q\nwant %q", i+1, got[i], want)
+			t.Errorf("docs/reliability.md's table, row %d:\n got %q\nwant %q", i+1, got[i], want)
 		}
 	}
 	for _, extra := range got[min(len(got), len(scenarios)):] {
-		t.Errorf("README's Reliability table has a row no scenario runs: %q", extra)
+		t.Errorf("docs/reliability.md's table has a row no scenario runs: %q", extra)
 	}
 }
 
-// readmeTable returns the "what was tried" and "on a real node" cells of
-// the first table under the README's "## Reliability" heading.
-func readmeTable(t *testing.T, readme string) [][2]string {
+// pageTable returns the "what was tried" and "on a real node" cells of
+// the first table of the page.
+func pageTable(t *testing.T, page string) [][2]string {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "\n## Reliability\n")
-	if !ok {
-		t.Fatal(`README.md has no "## Reliability" section`)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := page
 	var rows [][2]string
 	inTable := false
 	for line := range strings.Lines(section) {
@@ -61,7 +60,7 @@ func readmeTable(t *testing.T, readme string) [][2]string {
 		inTable = true
 		cells := strings.Split(strings.Trim(line, "|"), "|")
 		if len(cells) != 3 {
-			t.Fatalf("README's Reliability table: row %q has %d cells, want 3 (held, what was tried, on a real node)", line, len(cells))
+			t.Fatalf("docs/reliability.md's table: row %q has %d cells, want 3 (held, what was tried, on a real node)", line, len(cells))
 		}
 		cell := strings.TrimSpace(cells[1])
 		if cell == "what was tried" || strings.Trim(cell, "-:") == "" {
@@ -70,7 +69,7 @@ func readmeTable(t *testing.T, readme string) [][2]string {
 		rows = append(rows, [2]string{cell, strings.TrimSpace(cells[2])})
 	}
 	if len(rows) == 0 {
-		t.Fatal("README's Reliability section has no table")
+		t.Fatal("docs/reliability.md has no table")
 	}
 	return rows
 }

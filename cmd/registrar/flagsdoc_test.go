@@ -13,24 +13,27 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// documentedFlag is a flag as the README's flags table gives it.
+// flagsPage is the documentation page whose "## Flags" table lists every flag.
+const flagsPage = "../../docs/configuration.md"
+
+// documentedFlag is a flag as the flags table of docs/configuration.md gives it.
 type documentedFlag struct {
 	def      string
 	commands []string
 }
 
-// readmeFlags reads the table of the README's "Commands and flags".
-func readmeFlags(t *testing.T) map[string]documentedFlag {
+// documentedFlags reads the table of the "## Flags" section of docs/configuration.md.
+func documentedFlags(t *testing.T) map[string]documentedFlag {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(flagsPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n## Commands and flags\n")
+	_, section, ok := strings.Cut(string(b), "\n## Flags\n")
 	if !ok {
-		t.Fatal(`README.md has no section "## Commands and flags"`)
+		t.Fatal(`docs/configuration.md has no section "## Flags"`)
 	}
-	section, _, _ = strings.Cut(section, "\n### ")
+	section, _, _ = strings.Cut(section, "\n## ")
 	names := regexp.MustCompile("`--([a-z0-9-]+)`")
 	out := map[string]documentedFlag{}
 	for _, line := range strings.Split(section, "\n") {
@@ -39,7 +42,7 @@ func readmeFlags(t *testing.T) map[string]documentedFlag {
 		}
 		cells := strings.Split(strings.Trim(line, "| "), " | ")
 		if len(cells) != 4 {
-			t.Errorf("README row %q: want 4 cells (flag, default, commands, description)", line)
+			t.Errorf("flags table row %q: want 4 cells (flag, default, commands, description)", line)
 			continue
 		}
 		var flags []string
@@ -48,18 +51,18 @@ func readmeFlags(t *testing.T) map[string]documentedFlag {
 		}
 		defaults := strings.Split(cells[1], ", ")
 		if len(defaults) != len(flags) {
-			t.Errorf("README row %q: %d flags, %d defaults", line, len(flags), len(defaults))
+			t.Errorf("flags table row %q: %d flags, %d defaults", line, len(flags), len(defaults))
 			continue
 		}
 		for i, f := range flags {
 			if _, dup := out[f]; dup {
-				t.Errorf("README lists --%s twice", f)
+				t.Errorf("the flags table lists --%s twice", f)
 			}
 			out[f] = documentedFlag{def: defaults[i], commands: strings.Split(cells[2], ", ")}
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("README's flags table lists no flag")
+		t.Fatal("the flags table of docs/configuration.md lists no flag")
 	}
 	return out
 }
@@ -84,34 +87,34 @@ func realFlags() (map[string]*pflag.Flag, map[string][]string) {
 	return flags, commands
 }
 
-// The README's flags table names every flag, the commands that take it
-// and its real default: a default changed in the code, a flag added or
-// moved, fails here until the README says so.
-func TestREADMEFlagsTableMatchesTheFlags(t *testing.T) {
-	documented := readmeFlags(t)
+// The flags table of docs/configuration.md names every flag, the commands
+// that take it and its real default: a default changed in the code, a flag
+// added or moved, fails here until the page says so.
+func TestFlagsTableMatchesTheFlags(t *testing.T) {
+	documented := documentedFlags(t)
 	flags, commands := realFlags()
 	for name, f := range flags {
 		doc, ok := documented[name]
 		if !ok {
-			t.Errorf("--%s (%s) is not in the README's flags table", name, strings.Join(commands[name], ", "))
+			t.Errorf("--%s (%s) is not in the flags table of docs/configuration.md", name, strings.Join(commands[name], ", "))
 			continue
 		}
 		got, want := slices.Sorted(slices.Values(doc.commands)), slices.Sorted(slices.Values(commands[name]))
 		if !slices.Equal(got, want) {
-			t.Errorf("README: --%s is a flag of %v; the code defines it on %v", name, got, want)
+			t.Errorf("docs/configuration.md: --%s is a flag of %v; the code defines it on %v", name, got, want)
 		}
 		if msg := defaultMismatch(doc.def, f); msg != "" {
-			t.Errorf("README: --%s: %s", name, msg)
+			t.Errorf("docs/configuration.md: --%s: %s", name, msg)
 		}
 	}
 	for name := range documented {
 		if _, ok := flags[name]; !ok {
-			t.Errorf("README lists --%s, which no command defines", name)
+			t.Errorf("docs/configuration.md lists --%s, which no command defines", name)
 		}
 	}
 }
 
-// defaultMismatch compares a default as the README writes it with the
+// defaultMismatch compares a default as the flags table writes it with the
 // flag's: a literal (in backticks, or a number, duration or boolean) must
 // equal it; words ("all", "none", "current") stand for an empty default.
 func defaultMismatch(documented string, f *pflag.Flag) string {
@@ -134,5 +137,5 @@ func defaultMismatch(documented string, f *pflag.Flag) string {
 	if same {
 		return ""
 	}
-	return fmt.Sprintf("the README says %s; the default is %s", documented, f.DefValue)
+	return fmt.Sprintf("the table says %s; the default is %s", documented, f.DefValue)
 }
