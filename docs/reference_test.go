@@ -19,11 +19,12 @@ import (
 var update = flag.Bool("update", false, "rewrite the generated parts of docs/api.md and docs/troubleshooting.md")
 
 // Where the references come from: the package that declares the
-// registrar's labels, annotations and Event reasons, and the package whose
-// code emits the Events.
+// registrar's labels, annotations and Event reasons, the package whose code
+// emits the Events and declares the keys it reads of vcluster and Argo CD.
 const (
-	apiDir       = "../pkg/reconcile"
+	apiDir       = "../pkg/api"
 	emittersDir  = "../pkg/reconcile"
+	foreignDir   = "../pkg/reconcile"
 	apiPage      = "api.md"
 	reasonsPage  = "troubleshooting.md"
 	regenerate   = "go test ./docs -run TestGeneratedReferencesAreCurrent -update"
@@ -311,7 +312,7 @@ func TestGeneratedReferencesAreCurrent(t *testing.T) {
 	groups := parseConstants(t, apiDir)
 	rs := reasons(groups, emittedTypes(t, emittersDir))
 	for _, want := range []struct{ page, block, body string }{
-		{apiPage, keysBlock, keysReference(groups)},
+		{apiPage, keysBlock, keysReference(append(parseConstants(t, foreignDir), groups...))},
 		{reasonsPage, reasonsBlock, reasonsReference(rs)},
 	} {
 		b, err := os.ReadFile(want.page)

@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	gotoken "go/token"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,15 +26,37 @@ import (
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
-// registrarAnnotations are the values of every constant of
-// pkg/reconcile/constants.go and defaults.go spelt Prefix + "...": the
-// annotation (and label) keys the registrar defines, those later features
-// add included, without a list kept by hand.
+// registrarAnnotations are the values of every expression of pkg/api and
+// pkg/reconcile spelt Prefix + "..." (api.Prefix + "..." outside pkg/api):
+// the annotation (and label) keys the registrar defines, those later
+// features add included, without a list kept by hand.
 func registrarAnnotations(t *testing.T) []string {
 	t.Helper()
 	var keys []string
-	for _, file := range []string{"constants.go", "defaults.go"} {
-		f, err := parser.ParseFile(gotoken.NewFileSet(), "../../pkg/reconcile/"+file, nil, 0)
+	var files []string
+	for _, dir := range []string{"../../pkg/api", "../../pkg/reconcile"} {
+		matches, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range matches {
+			if !strings.HasSuffix(m, "_test.go") {
+				files = append(files, m)
+			}
+		}
+	}
+	isPrefix := func(e ast.Expr) bool {
+		switch e := e.(type) {
+		case *ast.Ident:
+			return e.Name == "Prefix"
+		case *ast.SelectorExpr:
+			pkg, ok := e.X.(*ast.Ident)
+			return ok && pkg.Name == "api" && e.Sel.Name == "Prefix"
+		}
+		return false
+	}
+	for _, file := range files {
+		f, err := parser.ParseFile(gotoken.NewFileSet(), file, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +65,7 @@ func registrarAnnotations(t *testing.T) []string {
 			if !ok || b.Op != gotoken.ADD {
 				return true
 			}
-			if id, ok := b.X.(*ast.Ident); ok && id.Name == "Prefix" {
+			if isPrefix(b.X) {
 				if lit, ok := b.Y.(*ast.BasicLit); ok {
 					v, err := strconv.Unquote(lit.Value)
 					if err != nil {
@@ -57,7 +80,7 @@ func registrarAnnotations(t *testing.T) []string {
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 	if len(keys) < 9 {
-		t.Fatalf("found %d registrar.dev/ keys in pkg/reconcile (%v); the parse missed some", len(keys), keys)
+		t.Fatalf("found %d registrar.dev/ keys in pkg/api and pkg/reconcile (%v); the parse missed some", len(keys), keys)
 	}
 	return keys
 }
