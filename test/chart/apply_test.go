@@ -52,6 +52,24 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 	}
 }
 
+// The conventional values (extraVolumes, a PodDisruptionBudget, topology
+// spread, relabelings, extraObjects, ...) render objects the API server
+// accepts as they are.
+func TestConventionalValuesApplyToAPIServer(t *testing.T) {
+	id := fixture.RandomID()
+	ns := "registrar-" + id
+	r := conventionalRelease(t, "r"+id, ns)
+	r.set = []string{"argocdNamespace=argocd-" + id}
+	for _, n := range []string{ns, "argocd-" + id} {
+		createNamespace(t, n, nil)
+	}
+	m := r.template(t)
+	apply(t, m)
+	if k := m.kinds(); k["PodDisruptionBudget"] != 1 || k["ServiceMonitor"] != 1 || k["ConfigMap"] != 2 {
+		t.Errorf("want a PodDisruptionBudget, a ServiceMonitor and two extraObjects applied: %v", k)
+	}
+}
+
 // The check above can fail: the same API server refuses a Deployment with
 // a field the schema does not know.
 func TestStrictValidationRefusesUnknownFields(t *testing.T) {

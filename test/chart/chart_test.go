@@ -481,6 +481,19 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"metrics.certSecret=tls", "metrics.secure=false"}, "metrics.certSecret needs metrics.secure"},
 		{[]string{"metrics.readerSubjects[0].kind=Robot", "metrics.readerSubjects[0].name=x"}, "kind"},
 		{[]string{"serviceAccount.create=false"}, "serviceAccount.name"},
+		{[]string{"podDisruptionBudget.enabled=true"}, "podDisruptionBudget.enabled needs replicaCount 2 or more"},
+		{[]string{"replicaCount=2", "podDisruptionBudget.enabled=true", "podDisruptionBudget.minAvailable=1", "podDisruptionBudget.maxUnavailable=1"}, "not both"},
+		{[]string{"podDisruptionBudget.minAvailable=half"}, "minAvailable"},
+		{[]string{"extraArgs={--identity=serviceaccount}"}, "extraArgs sets --identity, which the chart already sets from a value"},
+		{[]string{"extraArgs={-v=2}"}, "extraArgs"},
+		{[]string{"extraEnv[0].value=x"}, "name"},
+		{[]string{"image.digest=latest"}, "digest"},
+		{[]string{"revisionHistoryLimit=-1"}, "revisionHistoryLimit"},
+		{[]string{"strategy.type=BlueGreen"}, "type"},
+		{[]string{"serviceMonitor.scrapeTimeout=ten seconds"}, "scrapeTimeout"},
+		{[]string{"topologySpreadConstraints[0].maxSkew=1"}, "topologyKey"},
+		// Unknown root keys are still refused; global is the free-form place.
+		{[]string{"extraArg={--zap-devel}"}, "extraArg"},
 	} {
 		_, err := helmRun(release{name: "registrar", namespace: "argocd", set: tc.set}.args("template")...)
 		if err == nil {

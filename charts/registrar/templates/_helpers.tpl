@@ -32,6 +32,65 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end }}
 {{- end }}
 
+{{/*
+Labels of a pod that is not the controller's (a CronJob's, the helm test's):
+its own app.kubernetes.io/name, so that neither the Deployment's selector
+nor the metrics Service's ever matches it. Arguments: root, component.
+*/}}
+{{- define "registrar.componentLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-%s" (include "registrar.name" .root) .component | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/part-of: {{ include "registrar.name" .root }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The image: repository@digest when image.digest is set, else repository:tag. */}}
+{{- define "registrar.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Security contexts of every pod the chart runs (the controller, the CronJob,
+the helm test): one definition, so that none is less hardened.
+*/}}
+{{- define "registrar.podSecurityContext" -}}
+{{- toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "registrar.containerSecurityContext" -}}
+{{- toYaml .Values.securityContext }}
+{{- end }}
+
+{{/*
+extraArgs, after refusing any flag the chart already sets from a value:
+pflag keeps the last of a repeated scalar flag but appends to a list flag
+(--argocd-namespace), so a duplicate would mean different things for
+different flags. Arguments: root, args (the chart's own flags), extra.
+*/}}
+{{- define "registrar.extraArgs" -}}
+{{- $own := list }}
+{{- range .args }}
+{{- $own = append $own (regexReplaceAll "=.*$" (toString .) "") }}
+{{- end }}
+{{- range .extra }}
+{{- $name := regexReplaceAll "=.*$" (toString .) "" }}
+{{- if has $name $own }}
+{{- fail (printf "extraArgs sets %s, which the chart already sets from a value: set that value instead (the chart README's table names it), or remove it from extraArgs" $name) }}
+{{- end }}
+- {{ toString . | quote }}
+{{- end }}
+{{- end }}
+
 {{- define "registrar.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "registrar.fullname" .) .Values.serviceAccount.name }}
