@@ -492,6 +492,9 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"strategy.type=BlueGreen"}, "type"},
 		{[]string{"serviceMonitor.scrapeTimeout=ten seconds"}, "scrapeTimeout"},
 		{[]string{"topologySpreadConstraints[0].maxSkew=1"}, "topologyKey"},
+		{[]string{"goMemLimit.value=400M"}, "value"},
+		{[]string{"goMemLimit.ratio=1.5"}, "ratio"},
+		{[]string{"extraEnv[0].name=GOMEMLIMIT", "extraEnv[0].value=1GiB"}, "extraEnv sets GOMEMLIMIT: set goMemLimit.value"},
 		// Unknown root keys are still refused; global is the free-form place.
 		{[]string{"extraArg={--zap-devel}"}, "extraArg"},
 	} {

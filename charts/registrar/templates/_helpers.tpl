@@ -91,6 +91,37 @@ different flags. Arguments: root, args (the chart's own flags), extra.
 {{- end }}
 {{- end }}
 
+{{/*
+The env of a registrar container: the Go runtime's soft memory limit
+(goMemLimit), then extraEnv. By default the container's memory limit comes
+through the downward API and the binary sets GOMEMLIMIT's equivalent to
+goMemLimit.ratio of it (cmd/registrar/memlimit.go): the limit in force,
+even one a LimitRange set, not a copy of values. Arguments: root, container.
+*/}}
+{{- define "registrar.env" -}}
+{{- $v := .root.Values }}
+{{- range $v.extraEnv }}
+{{- if has .name (list "GOMEMLIMIT" "REGISTRAR_MEMORY_LIMIT" "REGISTRAR_MEMORY_LIMIT_RATIO") }}
+{{- fail (printf "extraEnv sets %s: set goMemLimit.value (GOMEMLIMIT itself) or goMemLimit.ratio (a share of the container's memory limit) instead" .name) }}
+{{- end }}
+{{- end }}
+{{- if $v.goMemLimit.value }}
+- name: GOMEMLIMIT
+  value: {{ $v.goMemLimit.value | quote }}
+{{- else if gt (float64 $v.goMemLimit.ratio) 0.0 }}
+- name: REGISTRAR_MEMORY_LIMIT
+  valueFrom:
+    resourceFieldRef:
+      containerName: {{ .container }}
+      resource: limits.memory
+- name: REGISTRAR_MEMORY_LIMIT_RATIO
+  value: {{ $v.goMemLimit.ratio | toString | quote }}
+{{- end }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
 {{- define "registrar.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "registrar.fullname" .) .Values.serviceAccount.name }}
