@@ -73,8 +73,9 @@ grep -qx "version: $chart_version" <<<"$meta" || fail "packaged chart version is
 grep -qx "appVersion: $version" <<<"$meta" || fail "packaged chart appVersion is not $version:"$'\n'"$meta"
 "$HELM" lint --strict "$chart" >/dev/null || { "$HELM" lint --strict "$chart"; fail "helm lint $chart"; }
 
-# Every image: line of the whole rendering (one container, so one image).
-images() { "$HELM" template registrar "$chart" --namespace argocd "$@" | sed -nE 's/^[[:space:]]*(- )?image:[[:space:]]*"?([^"[:space:]]+)"?[[:space:]]*$/\2/p'; }
+# Every distinct image: line of the whole rendering (the controller, and
+# the helm test Pod running the same image, so one image).
+images() { "$HELM" template registrar "$chart" --namespace argocd "$@" | sed -nE 's/^[[:space:]]*(- )?image:[[:space:]]*"?([^"[:space:]]+)"?[[:space:]]*$/\2/p' | sort -u; }
 check_image() {
   local want=$1 got
   shift

@@ -71,7 +71,7 @@ var defaultArgs = []string{
 func TestDefaultsDeployHardenedRegistrar(t *testing.T) {
 	m := release{name: "registrar", namespace: "argocd"}.template(t)
 	if got, want := m.kinds(), map[string]int{
-		"ServiceAccount": 1, "Deployment": 1,
+		"ServiceAccount": 1, "Deployment": 1, "Pod": 1, // the helm test
 		// ClusterRoles: vclusters, events, namespaces, metrics-auth and
 		// metrics-reader (bound to no one by default).
 		"ClusterRole": 5, "ClusterRoleBinding": 4, "Role": 2, "RoleBinding": 2,
@@ -495,6 +495,11 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"goMemLimit.value=400M"}, "value"},
 		{[]string{"goMemLimit.ratio=1.5"}, "ratio"},
 		{[]string{"extraEnv[0].name=GOMEMLIMIT", "extraEnv[0].value=1GiB"}, "extraEnv sets GOMEMLIMIT: set goMemLimit.value"},
+		{[]string{"cronJob.enabled=true"}, "cronJob.command=sync needs replicaCount: 0"},
+		{[]string{"cronJob.enabled=true", "replicaCount=0", "leaderElection.enabled=false"}, "cronJob.command=sync needs leaderElection.enabled"},
+		{[]string{"cronJob.enabled=true", "cronJob.command=apply"}, "command"},
+		{[]string{"cronJob.enabled=true", "cronJob.command=plan", "cronJob.concurrencyPolicy=Allow"}, "concurrencyPolicy"},
+		{[]string{"cronJob.enabled=true", "cronJob.command=plan", "cronJob.extraArgs={--identity=serviceaccount}"}, "extraArgs sets --identity"},
 		// Unknown root keys are still refused; global is the free-form place.
 		{[]string{"extraArg={--zap-devel}"}, "extraArg"},
 	} {

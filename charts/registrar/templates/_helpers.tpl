@@ -226,3 +226,66 @@ roleRef:
   name: {{ $name }}
 {{ include "registrar.subjects" .root }}
 {{- end }}
+
+{{/*
+Flags of a one-shot command (plan, sync, status) that reach the host
+cluster's API server: the chart's client-side limits.
+*/}}
+{{- define "registrar.hostArgs" -}}
+{{- list (printf "--kube-api-qps=%v" .Values.kubeAPI.qps) (printf "--kube-api-burst=%d" (int .Values.kubeAPI.burst)) (printf "--kube-api-compression=%t" .Values.kubeAPI.compression) | toJson }}
+{{- end }}
+
+{{/* --argocd-namespace with the default first, as the controller takes it. */}}
+{{- define "registrar.argocdNamespaceArg" -}}
+{{- printf "--argocd-namespace=%s" (join "," (prepend (without .Values.argocdNamespaces .Values.argocdNamespace) .Values.argocdNamespace)) }}
+{{- end }}
+
+{{/*
+The pod spec shared by the chart's one-shot pods (the CronJob's, the helm
+test's): the ServiceAccount, the same security contexts and scheduling as
+the controller's pod, never restarted. Arguments: root, component, args.
+*/}}
+{{- define "registrar.oneShotPodSpec" -}}
+{{- $root := .root }}
+serviceAccountName: {{ include "registrar.serviceAccountName" $root }}
+# It talks to the API server with this token, like the controller.
+automountServiceAccountToken: true
+restartPolicy: Never
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+securityContext:
+  {{- include "registrar.podSecurityContext" $root | nindent 2 }}
+containers:
+  - name: registrar
+    image: {{ include "registrar.image" $root | quote }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    args:
+      {{- range .args }}
+      - {{ . | quote }}
+      {{- end }}
+    {{- with include "registrar.env" (dict "root" $root "container" "registrar") | trim }}
+    env:
+      {{- . | nindent 6 }}
+    {{- end }}
+    resources:
+      {{- toYaml (.resources | default $root.Values.resources) | nindent 6 }}
+    securityContext:
+      {{- include "registrar.containerSecurityContext" $root | nindent 6 }}
+{{- with $root.Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
