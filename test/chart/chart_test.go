@@ -528,3 +528,45 @@ func appVersion(t *testing.T) string {
 	}
 	return chart.AppVersion
 }
+
+// Chart.yaml carries what Artifact Hub and a platform team look for: the
+// license of the LICENSE file, the image the chart deploys by default, the
+// project's home and its own identity as maintainer.
+func TestChartMetadata(t *testing.T) {
+	raw, err := os.ReadFile(chartDir + "/Chart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart struct {
+		Home        string            `json:"home"`
+		KubeVersion string            `json:"kubeVersion"`
+		Sources     []string          `json:"sources"`
+		Maintainers []map[string]any  `json:"maintainers"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := yaml.Unmarshal(raw, &chart); err != nil {
+		t.Fatal(err)
+	}
+	const repo = "https://github.com/registrar-dev/registrar"
+	if chart.Home != repo || !slices.Contains(chart.Sources, repo) || len(chart.Maintainers) == 0 || chart.KubeVersion != ">=1.25.0-0" {
+		t.Errorf("Chart.yaml home %q, sources %v, maintainers %v, kubeVersion %q", chart.Home, chart.Sources, chart.Maintainers, chart.KubeVersion)
+	}
+	license, err := os.ReadFile("../../LICENSE")
+	if err != nil || !strings.Contains(string(license), "Apache License") || !strings.Contains(string(license), "Version 2.0") ||
+		chart.Annotations["artifacthub.io/license"] != "Apache-2.0" {
+		t.Errorf("artifacthub.io/license %q does not match LICENSE (%v)", chart.Annotations["artifacthub.io/license"], err)
+	}
+	var images []struct{ Name, Image string }
+	if err := yaml.Unmarshal([]byte(chart.Annotations["artifacthub.io/images"]), &images); err != nil || len(images) != 1 {
+		t.Fatalf("artifacthub.io/images: %v, %v", images, err)
+	}
+	if want := "ghcr.io/registrar-dev/registrar:" + appVersion(t); images[0].Image != want {
+		t.Errorf("artifacthub.io/images names %s, want %s (the default image)", images[0].Image, want)
+	}
+	for _, key := range []string{"artifacthub.io/links", "artifacthub.io/changes"} {
+		var list []map[string]string
+		if err := yaml.Unmarshal([]byte(chart.Annotations[key]), &list); err != nil || len(list) == 0 {
+			t.Errorf("%s is no list: %v", key, err)
+		}
+	}
+}
