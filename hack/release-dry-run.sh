@@ -65,16 +65,25 @@ for platform in $RELEASE_PLATFORMS; do
 done
 
 step "chart $chart_version (appVersion $version)"
-"$HELM" package charts/registrar --version "$chart_version" --app-version "$version" --destination "$out" >/dev/null
+# Artifact Hub's image annotation names the released image: package a copy
+# whose annotation carries the release's tag (helm package sets only the
+# versions).
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+cp -r charts/registrar "$stage/registrar"
+sed -i -E "s|^(      image: ).*\$|\1$RELEASE_IMAGE:$version|" "$stage/registrar/Chart.yaml"
+"$HELM" package "$stage/registrar" --version "$chart_version" --app-version "$version" --destination "$out" >/dev/null
 chart=$out/registrar-$chart_version.tgz
 [[ -f "$chart" ]] || fail "helm package wrote no $chart"
 meta=$("$HELM" show chart "$chart")
 grep -qx "version: $chart_version" <<<"$meta" || fail "packaged chart version is not $chart_version:"$'\n'"$meta"
 grep -qx "appVersion: $version" <<<"$meta" || fail "packaged chart appVersion is not $version:"$'\n'"$meta"
+grep -qx "      image: $RELEASE_IMAGE:$version" <<<"$meta" || fail "packaged chart's artifacthub.io/images does not name $RELEASE_IMAGE:$version:"$'\n'"$meta"
 "$HELM" lint --strict "$chart" >/dev/null || { "$HELM" lint --strict "$chart"; fail "helm lint $chart"; }
 
-# Every image: line of the whole rendering (one container, so one image).
-images() { "$HELM" template registrar "$chart" --namespace argocd "$@" | sed -nE 's/^[[:space:]]*(- )?image:[[:space:]]*"?([^"[:space:]]+)"?[[:space:]]*$/\2/p'; }
+# Every distinct image: line of the whole rendering (the controller, and
+# the helm test Pod running the same image, so one image).
+images() { "$HELM" template registrar "$chart" --namespace argocd "$@" | sed -nE 's/^[[:space:]]*(- )?image:[[:space:]]*"?([^"[:space:]]+)"?[[:space:]]*$/\2/p' | sort -u; }
 check_image() {
   local want=$1 got
   shift

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -132,7 +133,7 @@ func runController(ctx context.Context, f *controllerFlags) error {
 		return exitStatus(exitUsage)
 	}
 	setupLog.Info("starting", "argocdNamespaces", opts.ArgoCDNamespaces, "namespaceSelector", f.registration.namespaceSelector,
-		"watchNamespaces", opts.WatchNamespaces, "leaderElect", f.leaderElect)
+		"watchNamespaces", opts.WatchNamespaces, "leaderElect", f.leaderElect, "goMemLimit", goMemLimitString(debug.SetMemoryLimit(-1)))
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "the controller stopped")
 		return exitStatus(exitOutcome)

@@ -88,6 +88,9 @@ func newRootCommand() *cobra.Command {
 		// --help, not for every typo.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// Before any subcommand runs: the chart's CronJob and helm test
+		// run plan, sync and status in containers with a memory limit too.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return setGoMemLimit(os.Getenv) },
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetUsageTemplate(usageTemplate)

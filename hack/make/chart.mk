@@ -11,7 +11,7 @@ PROMTOOL_DIR := $(CACHE)/promtool-$(PROMETHEUS_VERSION)
 PROMTOOL     := $(CURDIR)/bin/promtool
 export PROMTOOL
 
-.PHONY: helm promtool chart-lint chart-test
+.PHONY: helm promtool chart-lint chart-test chart-docs
 
 # Like testbins: re-linked on every run, a no-op build once cached.
 helm: ## Build helm from the Go module proxy (cached).
@@ -30,3 +30,8 @@ chart-lint: helm ## helm lint charts/registrar (strict), default and namespaced 
 
 chart-test: helm promtool testbins ## Chart tests: rendered manifests, real API server, RBAC as the chart's ServiceAccount.
 	go test $(GO_TEST_FLAGS) ./test/chart/...
+
+# The values table of charts/registrar/README.md is generated from the
+# `# --` comments of values.yaml; test/chartdocs fails when it drifts.
+chart-docs: ## Regenerate the values table of charts/registrar/README.md from values.yaml.
+	go test -count=1 ./test/chartdocs -update

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // releaseNamespace is the namespace the chart is rendered for: its
@@ -19,6 +22,10 @@ const releaseNamespace = "registrar-bench"
 // users run, not a hand-kept copy of the defaults.
 type chartFlags struct {
 	args []string
+	// env is the container's environment as the kubelet would give it
+	// (fixture.ContainerEnv): the Go runtime's memory limit the chart sets
+	// from its resources, so the memory rows are measured under it.
+	env []string
 }
 
 // renderChartFlags runs helm template and returns the container args of
@@ -42,7 +49,13 @@ func renderChartFlags(helm, chart string, set []string) (chartFlags, error) {
 		}
 		for _, c := range d.Spec.Template.Spec.Containers {
 			if c.Name == "registrar" {
-				return chartFlags{args: c.Args}, nil
+				env, err := fixture.ContainerEnv(c)
+				if err != nil {
+					return chartFlags{}, fmt.Errorf("helm template %s: the registrar's environment: %w", chart, err)
+				}
+				// A GOMEMLIMIT of this program's own environment would
+				// win over the chart's: clear it, then the chart's.
+				return chartFlags{args: c.Args, env: append([]string{"GOMEMLIMIT="}, env...)}, nil
 			}
 		}
 	}
@@ -77,5 +90,9 @@ func (f chartFlags) with(overrides map[string]string) []string {
 	return out
 }
 
-// String is the rendered args, one line.
-func (f chartFlags) String() string { return strings.Join(f.args, " ") }
+// String is the rendered environment and args, one line (the leading
+// GOMEMLIMIT= that clears this program's own is left out).
+func (f chartFlags) String() string {
+	env := slices.DeleteFunc(slices.Clone(f.env), func(e string) bool { return e == "GOMEMLIMIT=" })
+	return strings.Join(append(env, f.args...), " ")
+}

@@ -12,7 +12,10 @@
 //	make bench BENCH_FLAGS='-scenarios 6 -unrelated 50000'  # rerun one scenario
 //
 // What runs: one envtest API server (service range widened to 10.0.0.0/12)
-// shared by every scenario, the registrar binary under test (started,
+// shared by every scenario, the registrar binary under test, with the
+// environment the chart gives its container (the downward API's memory
+// limit, so its Go runtime has the chart's GOMEMLIMIT, printed beside every
+// memory figure) (started,
 // restarted and stopped per scenario with a kubeconfig, loopback metrics and
 // probe addresses, --kube-api-qps/--kube-api-burst from -qps/-burst and
 // --max-concurrent-reconciles from -concurrency), and, in scenario 6, a

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -251,16 +252,25 @@ func memString(m memory) string {
 	if m.RSS == 0 {
 		return ""
 	}
-	return fmt.Sprintf("RSS %s, heap in use %s, live %s (free held %s, goal %s)", mib(m.RSS), mib(m.HeapInuse), mib(m.HeapLive), mib(m.HeapFree), mib(m.HeapGoal))
+	return fmt.Sprintf("RSS %s, heap in use %s, live %s (free held %s, goal %s)%s", mib(m.RSS), mib(m.HeapInuse), mib(m.HeapLive), mib(m.HeapFree), mib(m.HeapGoal), limitString(m))
+}
+
+// limitString names the Go runtime's soft memory limit beside a memory
+// figure: the GOMEMLIMIT the chart's environment gave the process.
+func limitString(m memory) string {
+	if m.Limit == 0 || m.Limit >= math.MaxInt64 {
+		return ", GOMEMLIMIT off"
+	}
+	return ", GOMEMLIMIT " + mib(m.Limit)
 }
 
 func growthString(from, to memory) string {
 	if to.RSS == 0 {
 		return ""
 	}
-	return fmt.Sprintf("RSS %s, heap in use %s, live %s (now %s, %s, %s; free held %s, goal %s)",
+	return fmt.Sprintf("RSS %s, heap in use %s, live %s (now %s, %s, %s; free held %s, goal %s%s)",
 		signedMiB(to.RSS-from.RSS), signedMiB(to.HeapInuse-from.HeapInuse), signedMiB(to.HeapLive-from.HeapLive),
-		mib(to.RSS), mib(to.HeapInuse), mib(to.HeapLive), mib(to.HeapFree), mib(to.HeapGoal))
+		mib(to.RSS), mib(to.HeapInuse), mib(to.HeapLive), mib(to.HeapFree), mib(to.HeapGoal), limitString(to))
 }
 
 // unlabelledRotation rotates the client certificate of every vcluster whose

@@ -20,14 +20,16 @@ import (
 // the same way.
 type proc struct{ *fixture.Controller }
 
-// startProc runs command (a binary and its leading arguments) with args
-// plus a kubeconfig and loopback metrics and probe addresses of its own;
-// its output goes to a log file in dir.
-func startProc(name, dir string, command []string, kubeconfig string, args ...string) (*proc, error) {
+// startProc runs command (a binary and its leading arguments) with env
+// added to this program's environment, and args plus a kubeconfig and
+// loopback metrics and probe addresses of its own; its output goes to a log
+// file in dir.
+func startProc(name, dir string, command, env []string, kubeconfig string, args ...string) (*proc, error) {
 	c, err := fixture.StartController(fixture.Command{
 		Name: name,
 		Path: command[0],
 		Args: append(command[1:len(command):len(command)], args...),
+		Env:  env,
 		Log:  filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano())),
 	}, kubeconfig)
 	if err != nil {
@@ -111,6 +113,9 @@ func (m metrics) latencies() string {
 // its Go heap from its own metrics.
 type memory struct {
 	RSS, HeapInuse, HeapLive float64
+	// Limit is the Go runtime's soft memory limit (go_gc_gomemlimit_bytes;
+	// 0 when the process does not report one, as the baseline may not).
+	Limit float64
 	// HeapFree is heap memory the runtime holds but has not returned to
 	// the kernel; HeapGoal is the heap size that starts the next
 	// collection. Both are of the last sample: they explain RSS, they are
@@ -138,6 +143,7 @@ func (p *proc) memory(samples int) (memory, error) {
 		cur := memory{
 			RSS: rss, HeapInuse: m["go_memstats_heap_inuse_bytes"], HeapLive: m["go_gc_heap_live_bytes"],
 			HeapFree: m["go_memstats_heap_idle_bytes"] - m["go_memstats_heap_released_bytes"], HeapGoal: m["go_gc_heap_goal_bytes"],
+			Limit: m["go_gc_gomemlimit_bytes"],
 		}
 		if i == 0 {
 			best = cur
@@ -146,7 +152,7 @@ func (p *proc) memory(samples int) (memory, error) {
 		best.RSS = min(best.RSS, cur.RSS)
 		best.HeapInuse = min(best.HeapInuse, cur.HeapInuse)
 		best.HeapLive = min(best.HeapLive, cur.HeapLive)
-		best.HeapFree, best.HeapGoal = cur.HeapFree, cur.HeapGoal
+		best.HeapFree, best.HeapGoal, best.Limit = cur.HeapFree, cur.HeapGoal, cur.Limit
 	}
 	return best, nil
 }

@@ -197,7 +197,7 @@ func (b *bench) startRegistrarAs(command []string, argocd string, concurrency in
 	if resync > 0 {
 		over["--resync-period"] = resync.String()
 	}
-	return startProc("registrar", b.logDir(), command, b.cl.Kubeconfig, b.o.flags.with(over)...)
+	return startProc("registrar", b.logDir(), command, b.o.flags.env, b.cl.Kubeconfig, b.o.flags.with(over)...)
 }
 
 func (b *bench) startBaseline() (*proc, error) {
@@ -211,7 +211,7 @@ func (b *bench) startChild(name, argocd string, concurrency int, extra ...string
 	if err != nil {
 		return nil, err
 	}
-	return startProc(name, b.logDir(), []string{self, baselineMode}, b.cl.Kubeconfig, append([]string{
+	return startProc(name, b.logDir(), []string{self, baselineMode}, nil, b.cl.Kubeconfig, append([]string{
 		"--argocd-namespace", argocd,
 		"--kube-api-qps", b.o.flags.value("--kube-api-qps"), "--kube-api-burst", b.o.flags.value("--kube-api-burst"),
 		"--max-concurrent-reconciles", strconv.Itoa(concurrency)}, extra...)...)

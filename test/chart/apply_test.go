@@ -28,6 +28,7 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 			"imagePullSecrets[0].name=pull", "serviceAccount.annotations.a=b",
 			"prometheusRule.enabled=true", "prometheusRule.labels.release=prom",
 			"prometheusRule.alertLabels.team=platform", "grafanaDashboard.enabled=true",
+			"cronJob.enabled=true", "cronJob.command=plan",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -45,10 +46,28 @@ func TestManifestsApplyToAPIServer(t *testing.T) {
 			}
 			m := r.template(t)
 			apply(t, m)
-			if k := m.kinds(); name == "everything" && (k["ServiceMonitor"] != 1 || k["PrometheusRule"] != 1 || k["ConfigMap"] != 1) {
-				t.Errorf("want a ServiceMonitor, a PrometheusRule and a dashboard ConfigMap applied: %v", k)
+			if k := m.kinds(); name == "everything" && (k["ServiceMonitor"] != 1 || k["PrometheusRule"] != 1 || k["ConfigMap"] != 1 || k["CronJob"] != 1 || k["Pod"] != 1) {
+				t.Errorf("want a ServiceMonitor, a PrometheusRule, a dashboard ConfigMap, a CronJob and the helm test Pod applied: %v", k)
 			}
 		})
+	}
+}
+
+// The conventional values (extraVolumes, a PodDisruptionBudget, topology
+// spread, relabelings, extraObjects, ...) render objects the API server
+// accepts as they are.
+func TestConventionalValuesApplyToAPIServer(t *testing.T) {
+	id := fixture.RandomID()
+	ns := "registrar-" + id
+	r := conventionalRelease(t, "r"+id, ns)
+	r.set = []string{"argocdNamespace=argocd-" + id}
+	for _, n := range []string{ns, "argocd-" + id} {
+		createNamespace(t, n, nil)
+	}
+	m := r.template(t)
+	apply(t, m)
+	if k := m.kinds(); k["PodDisruptionBudget"] != 1 || k["ServiceMonitor"] != 1 || k["ConfigMap"] != 2 {
+		t.Errorf("want a PodDisruptionBudget, a ServiceMonitor and two extraObjects applied: %v", k)
 	}
 }
 

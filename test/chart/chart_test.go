@@ -71,7 +71,7 @@ var defaultArgs = []string{
 func TestDefaultsDeployHardenedRegistrar(t *testing.T) {
 	m := release{name: "registrar", namespace: "argocd"}.template(t)
 	if got, want := m.kinds(), map[string]int{
-		"ServiceAccount": 1, "Deployment": 1,
+		"ServiceAccount": 1, "Deployment": 1, "Pod": 1, // the helm test
 		// ClusterRoles: vclusters, events, namespaces, metrics-auth and
 		// metrics-reader (bound to no one by default).
 		"ClusterRole": 5, "ClusterRoleBinding": 4, "Role": 2, "RoleBinding": 2,
@@ -481,6 +481,27 @@ func TestBadValuesAreRejected(t *testing.T) {
 		{[]string{"metrics.certSecret=tls", "metrics.secure=false"}, "metrics.certSecret needs metrics.secure"},
 		{[]string{"metrics.readerSubjects[0].kind=Robot", "metrics.readerSubjects[0].name=x"}, "kind"},
 		{[]string{"serviceAccount.create=false"}, "serviceAccount.name"},
+		{[]string{"podDisruptionBudget.enabled=true"}, "podDisruptionBudget.enabled needs replicaCount 2 or more"},
+		{[]string{"replicaCount=2", "podDisruptionBudget.enabled=true", "podDisruptionBudget.minAvailable=1", "podDisruptionBudget.maxUnavailable=1"}, "not both"},
+		{[]string{"podDisruptionBudget.minAvailable=half"}, "minAvailable"},
+		{[]string{"extraArgs={--identity=serviceaccount}"}, "extraArgs sets --identity, which the chart already sets from a value"},
+		{[]string{"extraArgs={-v=2}"}, "extraArgs"},
+		{[]string{"extraEnv[0].value=x"}, "name"},
+		{[]string{"image.digest=latest"}, "digest"},
+		{[]string{"revisionHistoryLimit=-1"}, "revisionHistoryLimit"},
+		{[]string{"strategy.type=BlueGreen"}, "type"},
+		{[]string{"serviceMonitor.scrapeTimeout=ten seconds"}, "scrapeTimeout"},
+		{[]string{"topologySpreadConstraints[0].maxSkew=1"}, "topologyKey"},
+		{[]string{"goMemLimit.value=400M"}, "value"},
+		{[]string{"goMemLimit.ratio=1.5"}, "ratio"},
+		{[]string{"extraEnv[0].name=GOMEMLIMIT", "extraEnv[0].value=1GiB"}, "extraEnv sets GOMEMLIMIT: set goMemLimit.value"},
+		{[]string{"cronJob.enabled=true"}, "cronJob.command=sync needs replicaCount: 0"},
+		{[]string{"cronJob.enabled=true", "replicaCount=0", "leaderElection.enabled=false"}, "cronJob.command=sync needs leaderElection.enabled"},
+		{[]string{"cronJob.enabled=true", "cronJob.command=apply"}, "command"},
+		{[]string{"cronJob.enabled=true", "cronJob.command=plan", "cronJob.concurrencyPolicy=Allow"}, "concurrencyPolicy"},
+		{[]string{"cronJob.enabled=true", "cronJob.command=plan", "cronJob.extraArgs={--identity=serviceaccount}"}, "extraArgs sets --identity"},
+		// Unknown root keys are still refused; global is the free-form place.
+		{[]string{"extraArg={--zap-devel}"}, "extraArg"},
 	} {
 		_, err := helmRun(release{name: "registrar", namespace: "argocd", set: tc.set}.args("template")...)
 		if err == nil {
@@ -506,4 +527,46 @@ func appVersion(t *testing.T) string {
 		t.Fatalf("Chart.yaml appVersion: %q, %v", chart.AppVersion, err)
 	}
 	return chart.AppVersion
+}
+
+// Chart.yaml carries what Artifact Hub and a platform team look for: the
+// license of the LICENSE file, the image the chart deploys by default, the
+// project's home and its own identity as maintainer.
+func TestChartMetadata(t *testing.T) {
+	raw, err := os.ReadFile(chartDir + "/Chart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart struct {
+		Home        string            `json:"home"`
+		KubeVersion string            `json:"kubeVersion"`
+		Sources     []string          `json:"sources"`
+		Maintainers []map[string]any  `json:"maintainers"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := yaml.Unmarshal(raw, &chart); err != nil {
+		t.Fatal(err)
+	}
+	const repo = "https://github.com/registrar-dev/registrar"
+	if chart.Home != repo || !slices.Contains(chart.Sources, repo) || len(chart.Maintainers) == 0 || chart.KubeVersion != ">=1.25.0-0" {
+		t.Errorf("Chart.yaml home %q, sources %v, maintainers %v, kubeVersion %q", chart.Home, chart.Sources, chart.Maintainers, chart.KubeVersion)
+	}
+	license, err := os.ReadFile("../../LICENSE")
+	if err != nil || !strings.Contains(string(license), "Apache License") || !strings.Contains(string(license), "Version 2.0") ||
+		chart.Annotations["artifacthub.io/license"] != "Apache-2.0" {
+		t.Errorf("artifacthub.io/license %q does not match LICENSE (%v)", chart.Annotations["artifacthub.io/license"], err)
+	}
+	var images []struct{ Name, Image string }
+	if err := yaml.Unmarshal([]byte(chart.Annotations["artifacthub.io/images"]), &images); err != nil || len(images) != 1 {
+		t.Fatalf("artifacthub.io/images: %v, %v", images, err)
+	}
+	if want := "ghcr.io/registrar-dev/registrar:" + appVersion(t); images[0].Image != want {
+		t.Errorf("artifacthub.io/images names %s, want %s (the default image)", images[0].Image, want)
+	}
+	for _, key := range []string{"artifacthub.io/links", "artifacthub.io/changes"} {
+		var list []map[string]string
+		if err := yaml.Unmarshal([]byte(chart.Annotations[key]), &list); err != nil || len(list) == 0 {
+			t.Errorf("%s is no list: %v", key, err)
+		}
+	}
 }

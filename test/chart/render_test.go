@@ -24,11 +24,13 @@ import (
 // or duplicate fields, so a misplaced key in a template fails here.
 var strict = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
 
-// release is one `helm template` of the chart: its name and namespace and
-// the values given with --set.
+// release is one `helm template` of the chart: its name and namespace, the
+// values given with --set and, for lists of objects --set spells badly,
+// a values file (a path).
 type release struct {
 	name, namespace string
 	set             []string
+	valuesFile      string
 }
 
 // manifests are the rendered objects, typed where client-go knows the kind
@@ -51,6 +53,9 @@ func helmRun(args ...string) (string, error) {
 
 func (r release) args(cmd ...string) []string {
 	args := append(cmd, r.name, chartDir, "--namespace", r.namespace)
+	if r.valuesFile != "" {
+		args = append(args, "--values", r.valuesFile)
+	}
 	for _, s := range r.set {
 		args = append(args, "--set", s)
 	}
