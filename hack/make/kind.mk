@@ -42,7 +42,7 @@ KIND_OFFLINE_ENV = KIND="$(KIND)" KUBECTL="$(NODE_BINS_DIR)/kubectl" HELM="$(HEL
 e2e-kind-offline-node: kind-node-image docker-engine helm ## Offline kind up to a Ready node, then torn down (root).
 	$(KIND_OFFLINE_ENV) hack/e2e/kind-offline.sh run
 
-e2e-kind-offline: kind-node-image docker-engine $(E2E_NODE_OUT)/vcluster-chart node-images ## The story on kind, offline (root; logs kept in bin/e2e-kind/logs).
+e2e-kind-offline: kind-node-image docker-engine node-images ## The story on kind, offline (root; logs kept in bin/e2e-kind/logs).
 	go test -c -tags e2e -o $(E2E_KIND_OUT)/e2e.test ./test/e2e
 	$(KIND_OFFLINE_ENV) IMAGES=$(E2E_NODE_OUT)/images REGISTRAR_IMG=$(E2E_NODE_IMG) VCLUSTER_CHART=$(E2E_NODE_OUT)/vcluster-chart \
 	  ARGOCD_MANIFEST=$$(go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)/manifests/core-install.yaml \
