@@ -260,7 +260,9 @@ cleanup() {
   fi
   down
   check_restored || status=1
-  ((status == 0)) && rm -rf "$D"
+  # A failed run keeps its logs and the before/after state, not dockerd's
+  # gigabytes (the node image, the node's /var).
+  if ((status == 0)); then rm -rf "$D"; else rm -rf "$D/docker" "$D/run"; fi
   exit $status
 }
 
