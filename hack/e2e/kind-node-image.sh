@@ -86,8 +86,6 @@ systemctl --root="$root" mask systemd-binfmt.service > /dev/null 2>&1
 for f in 50-pid-max.conf 99-protect-links.conf; do
   [[ -e "$root/usr/lib/sysctl.d/$f" ]] && ln -sfn /dev/null "$root/etc/sysctl.d/$f"
 done
-# Debian's containerd unit and the one debootstrap enabled are not kind's.
-rm -f "$root/etc/systemd/system/multi-user.target.wants/containerd.service.dpkg"*
 rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
 
 # --- the images kind preloads ------------------------------------------------
@@ -214,7 +212,7 @@ log "writing $KIND_NODE_IMG"
 "$NODEIMAGE" -o "$w/node.tar" -tag "$KIND_NODE_IMG" -rootfs "$root" -rootfs "$staging" -rootfs "$top" \
   -env container=docker -stop-signal SIGRTMIN+3 \
   -entrypoint '["/usr/local/bin/entrypoint", "/sbin/init"]'
-cp "$w/refs.txt" "$w/images.txt"
+mv "$w/refs.txt" "$w/images.txt"
 rm -rf "$root" "$images" "$staging" "$top" "$w/ctrd" "$w/libc"
 rm -rf "$dir"
 mv "$w" "$dir"
