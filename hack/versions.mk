@@ -46,3 +46,15 @@ KINE_VERSION           ?= v0.14.4
 # for the pods of the node suite that scrape the registrar's metrics.
 DEBIAN_SUITE           ?= bookworm
 DEBIAN_PACKAGES        ?= git,tini,gpg,gpg-agent,ca-certificates,openssh-client,tzdata,redis-server,curl
+# The offline kind suite (`make e2e` without a Docker engine or the
+# internet, hack/make/kind.mk): Debian's Docker engine, unpacked and never
+# installed (hack/build-docker.sh); the node image's root (bookworm: its
+# systemd 252 still boots on cgroup v1), with kind's base packages minus the
+# storage test tools, plus Debian's containerd, runc and CNI plugins; crictl
+# and kind's storage provisioner from the Go module proxy
+# (hack/build-kind-node.sh). kind v0.33.0 builds local-path-provisioner
+# v0.0.34, which the proxy does not serve; v0.0.30 takes the same flags.
+DOCKER_DEB_VERSION     ?= 20.10.24+dfsg1-1+deb12u1+b6
+KIND_DEBIAN_PACKAGES   ?= systemd,containerd,runc,containernetworking-plugins,conntrack,iptables,nftables,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,bash,ca-certificates,curl,jq,procps
+CRICTL_VERSION         ?= v1.37.0
+LOCAL_PATH_VERSION     ?= v0.0.30

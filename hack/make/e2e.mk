@@ -1,7 +1,7 @@
 # End-to-end suites (test/e2e): `make e2e-local` runs the offline twin on
 # this machine with Argo CD's real controller; `make e2e` runs the same story
-# on kind (Docker and the internet needed); `make e2e-clean` deletes the kind
-# cluster. Tools are built from the Go module proxy into $(CACHE), shared by
+# on kind (with Docker and the internet, or offline: hack/make/kind.mk);
+# `make e2e-clean` deletes the kind cluster of the online path. Tools are built from the Go module proxy into $(CACHE), shared by
 # every clone, and linked into bin/.
 
 # Versions: hack/versions.mk. The argo-cd chart runs Argo CD
@@ -15,7 +15,7 @@ KIND_CLUSTER           ?= registrar-e2e
 E2E_IMG                ?= registrar:e2e
 E2E_KUBECONFIG         := $(CURDIR)/bin/e2e/kubeconfig
 
-.PHONY: argocd kind e2e-deps e2e-local e2e e2e-cluster e2e-clean e2e-vet
+.PHONY: argocd kind e2e-deps e2e-local e2e e2e-kind-online e2e-cluster e2e-clean e2e-vet
 
 # Like testbins: re-linked on every run, a no-op build once cached.
 argocd: ## Build Argo CD's binary for the offline e2e twin (cached; ~15 min cold).
@@ -52,7 +52,17 @@ e2e-cluster: kind helm ## Create the kind cluster and install Argo CD, the regis
 	  IMG="$(E2E_IMG)" ARGOCD_VERSION="$(ARGOCD_VERSION)" ARGOCD_CHART_VERSION="$(ARGOCD_CHART_VERSION)" \
 	  VCLUSTER_CHART_VERSION="$(VCLUSTER_CHART_VERSION)" hack/e2e/kind.sh up
 
-e2e: e2e-cluster ## End-to-end on kind (Docker and internet): the same story as e2e-local.
+# Without a Docker engine (this machine kind), `make e2e` runs the same
+# story on kind offline (hack/make/kind.mk); KIND_OFFLINE=1 or 0 chooses.
+e2e: ## End-to-end on kind: the same story as e2e-local; offline (hack/make/kind.mk) when no Docker engine answers or KIND_OFFLINE=1.
+	@if [ "$(KIND_OFFLINE)" = 1 ] || { [ -z "$(KIND_OFFLINE)" ] && ! docker info > /dev/null 2>&1; }; then \
+	  echo "make e2e: kind offline (KIND_OFFLINE=$(or $(KIND_OFFLINE),unset; no Docker engine answers))"; \
+	  $(MAKE) e2e-kind-offline; \
+	else \
+	  $(MAKE) e2e-kind-online; \
+	fi
+
+e2e-kind-online: e2e-cluster ## End-to-end on kind with a Docker engine and the internet.
 	KUBECONFIG="$(E2E_KUBECONFIG)" HELM="$(HELM)" go test -tags e2e -count=1 -timeout 15m -v ./test/e2e/...
 
 e2e-clean: kind ## Delete the kind cluster.

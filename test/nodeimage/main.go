@@ -7,7 +7,8 @@
 //
 //	nodeimage -o out.tar -tag NAME:TAG [-tag ...] [-rootfs DIR ...] \
 //	  [-file SRC:DST[:MODE] ...] [-dir DST[:MODE] ...] [-symlink DST:TARGET ...] \
-//	  [-user U] [-entrypoint '["/bin"]'] [-cmd '["arg"]'] [-env K=V ...] [-workdir D]
+//	  [-user U] [-entrypoint '["/bin"]'] [-cmd '["arg"]'] [-env K=V ...] [-workdir D] \
+//	  [-stop-signal SIG]
 //	nodeimage -o out.tar -tag NAME:TAG -registrar BINARY -version V -commit C
 //
 // Each -rootfs folder is one layer, in order; the -file, -dir and -symlink
@@ -46,6 +47,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("nodeimage", flag.ContinueOnError)
 	var (
 		out, user, entrypoint, cmd, workdir   string
+		stopSignal                            string
 		registrar, version, commit            string
 		tags, rootfs, files, dirs, links, env list
 	)
@@ -60,6 +62,7 @@ func run(args []string) error {
 	fs.StringVar(&cmd, "cmd", "", "command as a JSON array")
 	fs.Var(&env, "env", "K=V of the image's environment (repeatable)")
 	fs.StringVar(&workdir, "workdir", "", "working directory")
+	fs.StringVar(&stopSignal, "stop-signal", "", "signal that stops the container (a systemd node: SIGRTMIN+3)")
 	fs.StringVar(&registrar, "registrar", "", "build the registrar's image around this static binary")
 	fs.StringVar(&version, "version", "dev", "with -registrar: the version label")
 	fs.StringVar(&commit, "commit", "", "with -registrar: the revision label")
@@ -80,7 +83,7 @@ func run(args []string) error {
 		}
 		spec = registrarImage(registrar, version, commit)
 	} else {
-		spec = imageSpec{User: user, WorkingDir: workdir, Env: env, RootFS: rootfs}
+		spec = imageSpec{User: user, WorkingDir: workdir, Env: env, RootFS: rootfs, StopSignal: stopSignal}
 		for _, f := range files {
 			e, err := parseFile(f)
 			if err != nil {
@@ -140,6 +143,7 @@ type imageSpec struct {
 	Env        []string
 	WorkingDir string
 	Labels     map[string]string
+	StopSignal string
 }
 
 func (s imageSpec) build() (v1.Image, error) {
@@ -175,5 +179,6 @@ func (s imageSpec) build() (v1.Image, error) {
 	cf.Config.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, s.Env...)
 	cf.Config.WorkingDir = s.WorkingDir
 	cf.Config.Labels = s.Labels
+	cf.Config.StopSignal = s.StopSignal
 	return mutate.ConfigFile(img, cf)
 }
