@@ -18,16 +18,7 @@ import (
 // cronJob returns the only CronJob rendered.
 func (m *manifests) cronJob(t *testing.T) *batchv1.CronJob {
 	t.Helper()
-	var found []*batchv1.CronJob
-	for _, o := range m.typed {
-		if c, ok := o.(*batchv1.CronJob); ok {
-			found = append(found, c)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("want 1 CronJob, rendered %d", len(found))
-	}
-	return found[0]
+	return only[*batchv1.CronJob](t, m, "CronJob")
 }
 
 // testPod returns the helm test hook Pod.

@@ -104,19 +104,25 @@ func decode(t *testing.T, out string) *manifests {
 	return m
 }
 
-// deployment returns the only Deployment.
-func (m *manifests) deployment(t *testing.T) *appsv1.Deployment {
+// only returns the only rendered object of type T, a kind.
+func only[T any](t *testing.T, m *manifests, kind string) T {
 	t.Helper()
-	var found []*appsv1.Deployment
+	var found []T
 	for _, o := range m.typed {
-		if d, ok := o.(*appsv1.Deployment); ok {
-			found = append(found, d)
+		if v, ok := o.(T); ok {
+			found = append(found, v)
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("want 1 Deployment, rendered %d", len(found))
+		t.Fatalf("want 1 %s, rendered %d", kind, len(found))
 	}
 	return found[0]
+}
+
+// deployment returns the only Deployment.
+func (m *manifests) deployment(t *testing.T) *appsv1.Deployment {
+	t.Helper()
+	return only[*appsv1.Deployment](t, m, "Deployment")
 }
 
 // container returns the Deployment's only container.
