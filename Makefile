@@ -56,7 +56,8 @@ test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything a pull reque
 	go test $(GO_TEST_FLAGS) ./...
 
 FUZZTIME ?= 60s
-fuzz: ## Fuzz kubeconfig parsing and the builder for FUZZTIME (seeds in pkg/reconcile/testdata/fuzz run in every make test).
+fuzz: ## Fuzz kubeconfig parsing (against client-go's) and the builder, FUZZTIME each (their seeds run in every make test).
+	go test ./pkg/vcluster/ -run '^$$' -fuzz '^FuzzParseKubeconfig$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
 # The list of tests is test/reliability's table, which also gives the -run

@@ -19,12 +19,15 @@ import (
 var update = flag.Bool("update", false, "rewrite the generated parts of docs/api.md and docs/troubleshooting.md")
 
 // Where the references come from: the package that declares the
-// registrar's labels, annotations and Event reasons, the package whose code
+// registrar's labels, annotations and Event reasons; the packages whose code
 // emits the Events and declares the keys it reads of vcluster and Argo CD.
+var (
+	emittersDirs = []string{"../pkg/vcluster", "../pkg/reconcile"}
+	foreignDirs  = []string{"../pkg/vcluster", "../pkg/reconcile"}
+)
+
 const (
 	apiDir       = "../pkg/api"
-	emittersDir  = "../pkg/reconcile"
-	foreignDir   = "../pkg/reconcile"
 	apiPage      = "api.md"
 	reasonsPage  = "troubleshooting.md"
 	regenerate   = "go test ./docs -run TestGeneratedReferencesAreCurrent -update"
@@ -170,6 +173,24 @@ func firstSentence(s string) string {
 // table per const block, with the block's comment above it. A label whose
 // constant has a XValue sibling (ManagedByLabel, ManagedByValue) shows its
 // value too.
+// foreignConstants are the constants of foreignDirs, named with their
+// package ("vcluster.AppLabel"), so that a reader finds where each is
+// declared.
+func foreignConstants(t *testing.T) []group {
+	var groups []group
+	for _, dir := range foreignDirs {
+		for _, g := range parseConstants(t, dir) {
+			for i := range g.constants {
+				if g.constants[i].name != "" {
+					g.constants[i].name = filepath.Base(dir) + "." + g.constants[i].name
+				}
+			}
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
 func keysReference(groups []group) string {
 	values := map[string]string{}
 	for _, g := range groups {
@@ -203,7 +224,7 @@ func keysReference(groups []group) string {
 // reason: Recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonX, ...)
 // says it directly; a reason an input error carries (inputErrorf(ReasonX,
 // ...)) is emitted as a Warning by the reconcile.
-func emittedTypes(t *testing.T, dir string) map[string][]string {
+func emittedTypes(t *testing.T, dirs ...string) map[string][]string {
 	t.Helper()
 	types := map[string][]string{}
 	add := func(reason, typ string) {
@@ -212,7 +233,11 @@ func emittedTypes(t *testing.T, dir string) map[string][]string {
 			slices.Sort(types[reason])
 		}
 	}
-	for _, f := range sourceFiles(t, token.NewFileSet(), dir) {
+	var files []*ast.File
+	for _, dir := range dirs {
+		files = append(files, sourceFiles(t, token.NewFileSet(), dir)...)
+	}
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
@@ -310,9 +335,9 @@ func replaceBlock(t *testing.T, page, block, body string) string {
 // here until they are regenerated.
 func TestGeneratedReferencesAreCurrent(t *testing.T) {
 	groups := parseConstants(t, apiDir)
-	rs := reasons(groups, emittedTypes(t, emittersDir))
+	rs := reasons(groups, emittedTypes(t, emittersDirs...))
 	for _, want := range []struct{ page, block, body string }{
-		{apiPage, keysBlock, keysReference(append(parseConstants(t, foreignDir), groups...))},
+		{apiPage, keysBlock, keysReference(append(foreignConstants(t), groups...))},
 		{reasonsPage, reasonsBlock, reasonsReference(rs)},
 	} {
 		b, err := os.ReadFile(want.page)
@@ -337,7 +362,7 @@ func TestGeneratedReferencesAreCurrent(t *testing.T) {
 // has one row per reason the code declares, with the type the code emits
 // it with, and no row for a reason the code does not have.
 func TestTroubleshootingCoversEveryReason(t *testing.T) {
-	rs := reasons(parseConstants(t, apiDir), emittedTypes(t, emittersDir))
+	rs := reasons(parseConstants(t, apiDir), emittedTypes(t, emittersDirs...))
 	b, err := os.ReadFile(reasonsPage)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of pkg/reconcile with gremlins, in two passes:
+# Mutation testing with gremlins, in three passes:
 #
 #  1. integration: the files that hold the safety rules (the reconcile
 #     pipeline, deletion proof, collision and foreign-Secret checks, the
@@ -7,8 +7,10 @@
 #     and etcd; a minute or two per mutant). The process-level fault tests,
 #     which start the registrar binary and take minutes, are left out, as
 #     are the chart suite's tests (its TestMain still starts an API server).
-#  2. unit: the pure build and the kubeconfig checks (credential refusals)
-#     against pkg/reconcile's unit tests and fuzz seed corpus.
+#  2. unit: the pure build against pkg/reconcile's unit tests and fuzz seed
+#     corpus;
+#  3. unit: pkg/vcluster (kubeconfig parsing, credential refusals, workload
+#     marks) against its own unit tests and fuzz seeds.
 #
 # watch.go, secretwatch.go and metrics.go are in neither: their mutants
 # change which events arrive or what a scrape reports, which the
@@ -28,8 +30,8 @@ out=$(cd "$out" && pwd)
 # The files whose rules only the integration tests reach: the pipeline,
 # deletion proof, collision and foreign-Secret checks, the writes.
 safety_files='reconciler.go|apply.go|vcluster.go|credentials.go'
-# The pure decision and the credential refusals, which unit tests reach.
-unit_files='build.go|kubeconfig.go|errors.go'
+# The pure decision, which unit tests reach.
+unit_files='build.go|errors.go'
 # Left out of pass 1: the integration tests that launch the registrar
 # binary and take minutes, and the chart suite's tests.
 slow_tests='^Test(KillMidBurstThenRestart|RecoversFromAPIServerOutage|LeaderElectionFailover|ArgoCDConnectsToRegisteredVCluster|Lint|DefaultsDeployHardenedRegistrar|DefaultRBACIsExact|WatchNamespacesUseRoles|ValuesMapToFlags|LabelsAnnotationsAndScheduling|ServiceMonitorSelectsMetricsService|BadValuesAreRejected|RBACSufficesClusterWide|RBACWatchNamespacesConfinesSecrets|ManifestsApplyToAPIServer|StrictValidationRefusesUnknownFields)$'
@@ -55,3 +57,7 @@ echo
 echo "== pass 2: $unit_files against the unit tests of pkg/reconcile"
 "$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt $(excluding_all_but "$unit_files" "") \
   -o "$out/unit.json" ./pkg/reconcile
+
+echo
+echo "== pass 3: pkg/vcluster against its unit tests"
+"$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt -o "$out/vcluster.json" ./pkg/vcluster

@@ -49,7 +49,7 @@ const (
 	// ConnectionPending: a vcluster just registered, ready or resumed has
 	// not answered yet, within the probe's grace period; no Warning.
 	ConnectionPending = "Pending"
-	// ConnectionPaused: the vcluster is paused (pausedBy); it is not probed.
+	// ConnectionPaused: the vcluster is paused (vcluster.PausedBy); it is not probed.
 	ConnectionPaused = "Paused"
 )
 

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // Sources are the host-cluster objects of one vcluster.
@@ -128,7 +129,7 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 		if src.Token == nil || src.Token.Token == "" {
 			return nil, fmt.Errorf("%s %s/%s has identity %s but no ServiceAccount token was obtained", src.Kind, ns, name, identity)
 		}
-		creds = credentials{CAData: creds.CAData, Token: src.Token.Token}
+		creds = vcluster.Credentials{CAData: creds.CAData, Token: src.Token.Token}
 	}
 	clusterName, err := renderClusterName(w, opts.ClusterName)
 	if err != nil {
@@ -355,15 +356,6 @@ func SecretName(ns, name string) string {
 		readable = readable[:200]
 	}
 	return readable + "-" + hex.EncodeToString(sum[:])[:8]
-}
-
-// kubeconfigSecretName is the name of a vcluster's kubeconfig Secret in its
-// namespace: the annotation's value if set, else vcluster's default.
-func kubeconfigSecretName(w client.Object) string {
-	if v := w.GetAnnotations()[api.KubeconfigSecretAnnotation]; v != "" {
-		return v
-	}
-	return KubeconfigSecretPrefix + w.GetName()
 }
 
 // contentHash digests the labels, annotations and data the registrar owns,

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // connection is how a vcluster is reached from inside the host cluster
@@ -17,7 +18,7 @@ import (
 type connection struct {
 	Server     string
 	ServerName string
-	Creds      credentials
+	Creds      vcluster.Credentials
 }
 
 // connectionOf computes the connection of a vcluster from its Service and
@@ -36,9 +37,9 @@ func connectionOf(src Sources) (connection, error) {
 	if src.KubeconfigSecret == nil {
 		return connection{}, api.InputErrorf(api.ReasonKubeconfigSecretMissing,
 			"kubeconfig Secret %s/%s does not exist; if the vcluster exports it under another name, set annotation %s on the %s",
-			ns, kubeconfigSecretName(w), api.KubeconfigSecretAnnotation, src.Kind)
+			ns, vcluster.KubeconfigSecretName(w), api.KubeconfigSecretAnnotation, src.Kind)
 	}
-	creds, err := readCredentials(src.KubeconfigSecret)
+	creds, err := vcluster.ReadCredentials(src.KubeconfigSecret)
 	if err != nil {
 		return connection{}, err
 	}

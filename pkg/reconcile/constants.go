@@ -7,38 +7,6 @@
 // definitely gone.
 package reconcile
 
-// Labels and annotations of the vcluster objects, as the vcluster chart
-// writes them (chart/templates/statefulset.yaml and service.yaml in
-// github.com/loft-sh/vcluster).
-const (
-	// VClusterAppLabel is "app"; its value on a vcluster's workload, Service
-	// and (from v0.24, KubeConfigSecretLabelAppKey in
-	// pkg/util/kubeconfig/kubeconfig.go) kubeconfig Secret is VClusterAppValue.
-	// A separate etcd StatefulSet carries app=vcluster-etcd
-	// (chart/templates/etcd-statefulset.yaml).
-	VClusterAppLabel = "app"
-	VClusterAppValue = "vcluster"
-	// VClusterReleaseLabel carries the release name, which is also the name of
-	// the workload and of its Service. A separate etcd StatefulSet
-	// ("<release>-etcd") carries another name, so it is never taken for a
-	// vcluster.
-	VClusterReleaseLabel = "release"
-	// KubeconfigSecretPrefix is DefaultSecretPrefix in vcluster's
-	// pkg/util/kubeconfig/kubeconfig.go: the kubeconfig Secret is "vc-<name>".
-	KubeconfigSecretPrefix = "vc-"
-)
-
-// Data keys of vcluster's kubeconfig Secret (KubeconfigSecretKey,
-// CADataSecretKey, CertificateSecretKey, CertificateKeySecretKey and, from
-// v0.21, TokenSecretKey in pkg/util/kubeconfig/kubeconfig.go).
-const (
-	KubeconfigKey           = "config"
-	CertificateAuthorityKey = "certificate-authority"
-	ClientCertificateKey    = "client-certificate"
-	ClientKeyKey            = "client-key"
-	TokenKey                = "token"
-)
-
 // Argo CD's declarative cluster Secret: the label that makes Argo CD read a
 // Secret as a cluster (common.LabelKeySecretType and common.LabelValueSecretTypeCluster
 // in argo-cd's common/common.go) and the data keys its util/db/cluster.go

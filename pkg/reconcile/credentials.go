@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // A CredentialSource supplies what a registration's credentials are read
@@ -31,12 +33,12 @@ type kubeconfigSource struct{ r *Reconciler }
 
 func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.NamespacedName, bool, error) {
 	r := k.r
-	vcluster := client.ObjectKeyFromObject(src.Workload)
-	key := types.NamespacedName{Namespace: vcluster.Namespace, Name: kubeconfigSecretName(src.Workload)}
+	vc := client.ObjectKeyFromObject(src.Workload)
+	key := types.NamespacedName{Namespace: vc.Namespace, Name: vcluster.KubeconfigSecretName(src.Workload)}
 	var secret corev1.Secret
 	err := r.Client.Get(ctx, key, &secret)
 	if err == nil {
-		r.watches.release(vcluster)
+		r.watches.release(vc)
 		src.KubeconfigSecret = &secret
 		return key, true, nil
 	}
@@ -46,7 +48,7 @@ func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.Namespa
 	// Unlabelled or not there yet: follow it (before reading it, so that no
 	// later change goes unseen), so that its rotation or creation is seen
 	// at once.
-	r.watches.ensure(vcluster, key)
+	r.watches.ensure(vc, key)
 	err = r.readFollowed(ctx, key, &secret)
 	if apierrors.IsNotFound(err) {
 		r.watches.observed(key, "")

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // SetupIndexes registers the cache indexes a reconcile reads through
@@ -30,10 +31,10 @@ func (r *Reconciler) SetupIndexes(mgr manager.Manager) error {
 	indexer := mgr.GetFieldIndexer()
 	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &appsv1.Deployment{}} {
 		if err := indexer.IndexField(ctx, obj, kubeconfigSecretIndex, func(o client.Object) []string {
-			if !isVCluster(o) {
+			if !vcluster.IsVCluster(o) {
 				return nil
 			}
-			return []string{kubeconfigSecretName(o)}
+			return []string{vcluster.KubeconfigSecretName(o)}
 		}); err != nil {
 			return err
 		}

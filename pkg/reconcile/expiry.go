@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // credentialsNotAfter is the earliest moment the credentials of a
@@ -20,7 +21,7 @@ import (
 // that is not a JWT with "exp" (a legacy ServiceAccount token never
 // expires by date, but can be revoked at any time), which is never to be
 // taken for healthy.
-func credentialsNotAfter(c credentials) (notAfter time.Time, ok bool) {
+func credentialsNotAfter(c vcluster.Credentials) (notAfter time.Time, ok bool) {
 	earliest := func(t time.Time) {
 		if notAfter.IsZero() || t.Before(notAfter) {
 			notAfter = t
@@ -42,7 +43,7 @@ func credentialsNotAfter(c credentials) (notAfter time.Time, ok bool) {
 }
 
 // parseCertificates returns every certificate in PEM data, skipping what
-// does not parse (readCredentials has validated the data already).
+// does not parse (vcluster.ReadCredentials has validated the data already).
 func parseCertificates(data []byte) []*x509.Certificate {
 	var out []*x509.Certificate
 	for {

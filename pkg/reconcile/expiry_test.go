@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // certExpiring returns a self-signed PEM certificate valid until notAfter.
@@ -41,20 +42,20 @@ func TestCredentialsNotAfterIsTheEarliestExpiry(t *testing.T) {
 	later := soon.Add(300 * 24 * time.Hour)
 	cases := []struct {
 		name  string
-		creds credentials
+		creds vcluster.Credentials
 		want  time.Time
 		known bool
 	}{
-		{"client certificate before the CA", credentials{CertData: certExpiring(t, soon), CAData: certExpiring(t, later)}, soon, true},
-		{"CA before the client certificate", credentials{CertData: certExpiring(t, later), CAData: certExpiring(t, soon)}, soon, true},
+		{"client certificate before the CA", vcluster.Credentials{CertData: certExpiring(t, soon), CAData: certExpiring(t, later)}, soon, true},
+		{"CA before the client certificate", vcluster.Credentials{CertData: certExpiring(t, later), CAData: certExpiring(t, soon)}, soon, true},
 		{"a second CA in the bundle expires first",
-			credentials{CertData: certExpiring(t, later), CAData: append(certExpiring(t, later), certExpiring(t, soon)...)}, soon, true},
-		{"token with exp", credentials{Token: jwt(`{"exp":1798862645}`), CAData: certExpiring(t, later)}, time.Unix(1798862645, 0).UTC(), true},
-		{"token expiring after the CA", credentials{Token: jwt(`{"exp":4102444800}`), CAData: certExpiring(t, soon)}, soon, true},
-		{"token without exp is unknown, not healthy", credentials{Token: jwt(`{"sub":"system:serviceaccount:kube-system:argocd-manager"}`), CAData: certExpiring(t, later)}, time.Time{}, false},
-		{"opaque token is unknown", credentials{Token: "abcdef.0123456789abcdef", CAData: certExpiring(t, later)}, time.Time{}, false},
-		{"a token beside a client certificate is not what is used", credentials{CertData: certExpiring(t, soon), Token: "opaque"}, soon, true},
-		{"nothing to read", credentials{}, time.Time{}, false},
+			vcluster.Credentials{CertData: certExpiring(t, later), CAData: append(certExpiring(t, later), certExpiring(t, soon)...)}, soon, true},
+		{"token with exp", vcluster.Credentials{Token: jwt(`{"exp":1798862645}`), CAData: certExpiring(t, later)}, time.Unix(1798862645, 0).UTC(), true},
+		{"token expiring after the CA", vcluster.Credentials{Token: jwt(`{"exp":4102444800}`), CAData: certExpiring(t, soon)}, soon, true},
+		{"token without exp is unknown, not healthy", vcluster.Credentials{Token: jwt(`{"sub":"system:serviceaccount:kube-system:argocd-manager"}`), CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"opaque token is unknown", vcluster.Credentials{Token: "abcdef.0123456789abcdef", CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"a token beside a client certificate is not what is used", vcluster.Credentials{CertData: certExpiring(t, soon), Token: "opaque"}, soon, true},
+		{"nothing to read", vcluster.Credentials{}, time.Time{}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,16 +105,16 @@ func TestBuildRecordsWhenTheCredentialsExpire(t *testing.T) {
 	if err != nil {
 		t.Fatalf("annotation %s: %v", api.CredentialsNotAfterAnnotation, err)
 	}
-	want, _ := credentialsNotAfter(credentials{CertData: vc.ClientCertificate(), CAData: vc.PKI.CACert})
+	want, _ := credentialsNotAfter(vcluster.Credentials{CertData: vc.ClientCertificate(), CAData: vc.PKI.CACert})
 	if !got.Equal(want.Truncate(time.Second)) {
 		t.Errorf("%s = %v, want %v", api.CredentialsNotAfterAnnotation, got, want)
 	}
 
 	// A token without expiry leaves the annotation out: unknown.
-	delete(src.KubeconfigSecret.Data, KubeconfigKey)
-	delete(src.KubeconfigSecret.Data, ClientCertificateKey)
-	delete(src.KubeconfigSecret.Data, ClientKeyKey)
-	src.KubeconfigSecret.Data[TokenKey] = []byte("opaque-token")
+	delete(src.KubeconfigSecret.Data, vcluster.KubeconfigKey)
+	delete(src.KubeconfigSecret.Data, vcluster.ClientCertificateKey)
+	delete(src.KubeconfigSecret.Data, vcluster.ClientKeyKey)
+	src.KubeconfigSecret.Data[vcluster.TokenKey] = []byte("opaque-token")
 	if s := registrationOf(t, src); s.Annotations[api.CredentialsNotAfterAnnotation] != "" {
 		t.Errorf("token without expiry: %s = %q, want none", api.CredentialsNotAfterAnnotation, s.Annotations[api.CredentialsNotAfterAnnotation])
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // FuzzBuild feeds arbitrary kubeconfig Secret contents and annotation
@@ -20,7 +21,7 @@ import (
 // Seeds are in testdata/fuzz/FuzzBuild; `make fuzz` runs it.
 func FuzzBuild(f *testing.F) {
 	base, vc := sources(f)
-	f.Add(base.KubeconfigSecret.Data[KubeconfigKey], vc.PKI.CACert, vc.PKI.ClientCert, vc.PKI.ClientKey, "", "", "apps,web")
+	f.Add(base.KubeconfigSecret.Data[vcluster.KubeconfigKey], vc.PKI.CACert, vc.PKI.ClientCert, vc.PKI.ClientKey, "", "", "apps,web")
 	f.Add([]byte(nil), vc.PKI.CACert, []byte(nil), []byte(nil), "token", "name", "")
 	f.Add([]byte("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {exec: {command: sh}}}]"),
 		[]byte(nil), []byte(nil), []byte(nil), "", "", "")
@@ -32,8 +33,8 @@ func FuzzBuild(f *testing.F) {
 			Service: base.Service.DeepCopy(), KubeconfigSecret: base.KubeconfigSecret.DeepCopy(),
 		}
 		src.KubeconfigSecret.Data = map[string][]byte{}
-		for k, v := range map[string][]byte{KubeconfigKey: kubeconfig, CertificateAuthorityKey: ca,
-			ClientCertificateKey: cert, ClientKeyKey: key, TokenKey: []byte(token)} {
+		for k, v := range map[string][]byte{vcluster.KubeconfigKey: kubeconfig, vcluster.CertificateAuthorityKey: ca,
+			vcluster.ClientCertificateKey: cert, vcluster.ClientKeyKey: key, vcluster.TokenKey: []byte(token)} {
 			if v != nil {
 				src.KubeconfigSecret.Data[k] = v
 			}

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -156,9 +157,9 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				src.KubeconfigSecret.Data[CertificateAuthorityKey] = other.CACert
-				src.KubeconfigSecret.Data[KubeconfigKey] = nil
-				delete(src.KubeconfigSecret.Data, KubeconfigKey)
+				src.KubeconfigSecret.Data[vcluster.CertificateAuthorityKey] = other.CACert
+				src.KubeconfigSecret.Data[vcluster.KubeconfigKey] = nil
+				delete(src.KubeconfigSecret.Data, vcluster.KubeconfigKey)
 			},
 			state:   api.ConnectionFailed,
 			reason:  probeTLS,

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // Defaults of the connection probe.
@@ -135,7 +136,7 @@ func (p *prober) track(existing, desired *corev1.Secret, w *workload) {
 	if existing != nil {
 		state = existing.Annotations[api.ConnectionStateAnnotation]
 	}
-	paused := pausedBy(w.Object) != ""
+	paused := vcluster.PausedBy(w.Object) != ""
 	p.mu.Lock()
 	a, known := p.tracked[key]
 	if !known {
@@ -198,13 +199,13 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 		p.queue.AddAfter(key, freshRetry)
 		return
 	}
-	vcluster := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
+	vc := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
 	// Without its workload (being deleted, say) the registration is probed
 	// and a change is logged only.
-	w, _ := getWorkload(ctx, p.r.Client, vcluster)
+	w, _ := getWorkload(ctx, p.r.Client, vc)
 	next := wait.Jitter(p.interval, probeJitter)
 	var res probeResult
-	if why := pausedBy(workloadObject(w)); why != "" {
+	if why := vcluster.PausedBy(workloadObject(w)); why != "" {
 		// No probe traffic: the reconcile that sees it resume probes at
 		// once. Looking at the cache again each interval costs nothing.
 		res = probeResult{State: api.ConnectionPaused, Message: fmt.Sprintf(
@@ -343,13 +344,13 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res 
 	p.r.metrics().writes.WithLabelValues("probe").Inc()
 
 	logger := log.FromContext(ctx)
-	vcluster := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
+	vc := types.NamespacedName{Namespace: s.Labels[api.SourceNamespaceLabel], Name: s.Labels[api.SourceNameLabel]}
 	if !p.report(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, res.State) {
 		return nil
 	}
 	switch {
 	case res.State == api.ConnectionFailed:
-		logger.Info("Argo CD cannot connect to the vcluster; it stays registered", "vcluster", vcluster.String(),
+		logger.Info("Argo CD cannot connect to the vcluster; it stays registered", "vcluster", vc.String(),
 			"secret", s.Name, "reason", res.Reason, "message", res.Message)
 		if w != nil {
 			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, api.ReasonConnectionFailed, "Probe",
@@ -357,13 +358,13 @@ func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res 
 				s.Namespace, s.Name, res.Message)
 		}
 	case res.State == api.ConnectionPaused:
-		logger.Info("the vcluster is paused; its registration is kept and not probed", "vcluster", vcluster.String(), "secret", s.Name)
+		logger.Info("the vcluster is paused; its registration is kept and not probed", "vcluster", vc.String(), "secret", s.Name)
 		if w != nil {
 			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonPaused, "Probe",
 				"Argo CD's registration of this vcluster (Secret %s/%s) is kept while it is paused: %s", s.Namespace, s.Name, res.Message)
 		}
 	case res.State == api.ConnectionSuccessful && prevState != api.ConnectionSuccessful:
-		logger.Info("Argo CD can connect to the vcluster", "vcluster", vcluster.String(), "secret", s.Name)
+		logger.Info("Argo CD can connect to the vcluster", "vcluster", vc.String(), "secret", s.Name)
 		if w != nil {
 			p.r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonConnected, "Probe",
 				"Argo CD can connect to this vcluster with its registration (Secret %s/%s): %s", s.Namespace, s.Name, res.Message)

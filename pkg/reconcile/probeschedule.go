@@ -1,12 +1,9 @@
 package reconcile
 
 import (
-	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // DefaultProbeGracePeriod is how long a vcluster that has just become
@@ -35,45 +32,4 @@ func retryAfter(failures int, interval time.Duration) time.Duration {
 // since (zero: none), is still within grace.
 func graced(since, now time.Time, grace time.Duration) bool {
 	return !since.IsZero() && now.Sub(since) < grace
-}
-
-// vcluster's own marks of a paused vcluster, read from its source:
-//   - `vcluster pause` annotates the workload loft.sh/paused=true, and a
-//     restore loft.sh/restoring=true, while it is scaled to zero
-//     (pkg/constants/annotation.go PausedAnnotation; pkg/lifecycle/lifecycle.go
-//     IsPaused);
-//   - the platform's sleep mode labels it loft.sh/sleep-mode=true
-//     (pkg/platform/sleepmode/sleepmode.go Label), which `vcluster list`
-//     also shows as Paused (pkg/cli/find/find.go).
-const (
-	vclusterPausedAnnotation    = "loft.sh/paused"
-	vclusterRestoringAnnotation = "loft.sh/restoring"
-	vclusterSleepModeLabel      = "loft.sh/sleep-mode"
-)
-
-// pausedBy says why a vcluster's workload is paused, or "" when it is not:
-// marked by vcluster's pause or sleep mode, or scaled to zero by hand.
-func pausedBy(w client.Object) string {
-	if w == nil {
-		return ""
-	}
-	for _, a := range []string{vclusterPausedAnnotation, vclusterRestoringAnnotation} {
-		if w.GetAnnotations()[a] == "true" {
-			return fmt.Sprintf("annotated %s=true", a)
-		}
-	}
-	if w.GetLabels()[vclusterSleepModeLabel] == "true" {
-		return fmt.Sprintf("labelled %s=true", vclusterSleepModeLabel)
-	}
-	var replicas *int32
-	switch o := w.(type) {
-	case *appsv1.StatefulSet:
-		replicas = o.Spec.Replicas
-	case *appsv1.Deployment:
-		replicas = o.Spec.Replicas
-	}
-	if replicas != nil && *replicas == 0 {
-		return "scaled to zero replicas"
-	}
-	return ""
 }

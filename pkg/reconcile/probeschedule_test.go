@@ -3,38 +3,7 @@ package reconcile
 import (
 	"testing"
 	"time"
-
-	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
-
-func TestPausedByReadsVClustersOwnMarks(t *testing.T) {
-	sts := func(annotations, labels map[string]string, replicas *int32) client.Object {
-		return &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Annotations: annotations, Labels: labels},
-			Spec: appsv1.StatefulSetSpec{Replicas: replicas}}
-	}
-	for _, tc := range []struct {
-		name string
-		w    client.Object
-		want string
-	}{
-		{"running", sts(nil, nil, ptr.To[int32](1)), ""},
-		{"replicas unset", sts(nil, nil, nil), ""},
-		{"vcluster pause", sts(map[string]string{"loft.sh/paused": "true"}, nil, ptr.To[int32](0)), "annotated loft.sh/paused=true"},
-		{"vcluster restore", sts(map[string]string{"loft.sh/restoring": "true"}, nil, ptr.To[int32](0)), "annotated loft.sh/restoring=true"},
-		{"paused false", sts(map[string]string{"loft.sh/paused": "false"}, nil, ptr.To[int32](1)), ""},
-		{"sleep mode", sts(nil, map[string]string{"loft.sh/sleep-mode": "true"}, ptr.To[int32](1)), "labelled loft.sh/sleep-mode=true"},
-		{"scaled to zero by hand", sts(nil, nil, ptr.To[int32](0)), "scaled to zero replicas"},
-		{"deployment scaled to zero", &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0)}}, "scaled to zero replicas"},
-		{"no workload", nil, ""},
-	} {
-		if got := pausedBy(tc.w); got != tc.want {
-			t.Errorf("%s: pausedBy = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
 
 func TestRetryAfterDoublesUpToTheInterval(t *testing.T) {
 	interval := 5 * time.Minute

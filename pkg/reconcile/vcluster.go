@@ -12,17 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
-
-// isVCluster says whether a StatefulSet's or Deployment's metadata marks it
-// as a vcluster's control plane: app=vcluster and a release label equal to
-// its own name, as vcluster's chart renders it. Other workloads of a
-// vcluster release (a separate etcd, "<release>-etcd", labelled
-// app=vcluster-etcd) do not match.
-func isVCluster(obj client.Object) bool {
-	l := obj.GetLabels()
-	return l[VClusterAppLabel] == VClusterAppValue && l[VClusterReleaseLabel] == obj.GetName()
-}
 
 // workload is a vcluster's StatefulSet or Deployment.
 type workload struct {
@@ -38,7 +29,7 @@ func getWorkload(ctx context.Context, r client.Reader, key types.NamespacedName)
 	var sts appsv1.StatefulSet
 	err := r.Get(ctx, key, &sts)
 	switch {
-	case err == nil && isVCluster(&sts):
+	case err == nil && vcluster.IsVCluster(&sts):
 		return &workload{Object: &sts, Kind: "StatefulSet", Ready: sts.Status.ReadyReplicas > 0}, nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("reading StatefulSet %s: %w", key, err)
@@ -46,7 +37,7 @@ func getWorkload(ctx context.Context, r client.Reader, key types.NamespacedName)
 	var dep appsv1.Deployment
 	err = r.Get(ctx, key, &dep)
 	switch {
-	case err == nil && isVCluster(&dep):
+	case err == nil && vcluster.IsVCluster(&dep):
 		return &workload{Object: &dep, Kind: "Deployment", Ready: dep.Status.ReadyReplicas > 0}, nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("reading Deployment %s: %w", key, err)
@@ -75,7 +66,7 @@ func getLiveState(ctx context.Context, api client.Reader, key types.NamespacedNa
 	for _, obj := range []client.Object{&appsv1.StatefulSet{}, &appsv1.Deployment{}} {
 		err := api.Get(ctx, key, obj)
 		switch {
-		case err == nil && isVCluster(obj):
+		case err == nil && vcluster.IsVCluster(obj):
 			return liveVCluster, nil
 		case err == nil:
 			state = liveOther

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // kubeconfigSecretIndex indexes vcluster workloads by the name of their
@@ -47,7 +48,7 @@ const (
 // namespaces) are watched, so the registrar needs no cluster-wide read
 // access to Secrets.
 func CacheOptions(argocdNamespaces []string, watchNamespaces ...string) cache.Options {
-	vcluster := labels.SelectorFromSet(labels.Set{VClusterAppLabel: VClusterAppValue})
+	vcluster := labels.SelectorFromSet(labels.Set{vcluster.AppLabel: vcluster.AppValue})
 	clusters := labels.SelectorFromSet(labels.Set{ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue})
 	secrets := map[string]cache.Config{cache.AllNamespaces: {LabelSelector: vcluster}}
 	var defaults map[string]cache.Config
@@ -147,7 +148,7 @@ func clusterSecretField(key string) client.IndexerFunc {
 }
 
 func workloadRequest(_ context.Context, o client.Object) []reconcile.Request {
-	if !isVCluster(o) {
+	if !vcluster.IsVCluster(o) {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
@@ -203,7 +204,7 @@ func (r *Reconciler) namespaceRequests(ctx context.Context, o client.Object) []r
 func requestsFor(list client.ObjectList) []reconcile.Request {
 	var reqs []reconcile.Request
 	add := func(o client.Object) {
-		if isVCluster(o) {
+		if vcluster.IsVCluster(o) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 		}
 	}
@@ -239,7 +240,7 @@ func (workloadChanged) Update(e event.UpdateEvent) bool {
 		!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
 		o.GetUID() != n.GetUID() ||
 		ready(o) != ready(n) ||
-		pausedBy(o) != pausedBy(n)
+		vcluster.PausedBy(o) != vcluster.PausedBy(n)
 }
 
 func ready(o client.Object) bool {

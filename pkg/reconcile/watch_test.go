@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
 // The cache holds Secrets in the Argo CD namespaces only when they are
@@ -34,7 +36,7 @@ func TestCacheHoldsClusterSecretsOfListedArgoCDNamespacesOnly(t *testing.T) {
 		if got := slices.Sorted(maps.Keys(secrets)); !slices.Equal(got, want) {
 			t.Errorf("watch %v: Secrets cached in %v, want %v", watch, got, want)
 		}
-		if all, ok := secrets[cache.AllNamespaces]; ok && (all.LabelSelector == nil || all.LabelSelector.String() != VClusterAppLabel+"="+VClusterAppValue) {
+		if all, ok := secrets[cache.AllNamespaces]; ok && (all.LabelSelector == nil || all.LabelSelector.String() != vcluster.AppLabel+"="+vcluster.AppValue) {
 			t.Errorf("Secrets in every namespace selected by %v, want app=vcluster only", all.LabelSelector)
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/oneshot"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/vcluster"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -190,7 +191,7 @@ func TestSyncRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	}
 	e.newVCluster(ns, "gamma")
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-gamma", Namespace: ns}}
-	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("apiVersion: v1\nclusters: [ {{{ not yaml") })
+	e.update(secret, func() { secret.Data[vcluster.KubeconfigKey] = []byte("apiVersion: v1\nclusters: [ {{{ not yaml") })
 
 	run = e.sync()
 	run.wantCode(t, 1)
@@ -386,7 +387,7 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 		t.Errorf("-o yaml printed Secrets %v, want %v (the register and the update)", names, want)
 	}
 	kubeconfig := e.kubeconfigSecret(fresh)
-	for _, key := range []string{reconcile.CertificateAuthorityKey, reconcile.ClientCertificateKey, reconcile.ClientKeyKey} {
+	for _, key := range []string{vcluster.CertificateAuthorityKey, vcluster.ClientCertificateKey, vcluster.ClientKeyKey} {
 		if credentialShown(run.stdout, kubeconfig.Data[key]) {
 			t.Errorf("-o yaml shows the %s of a kubeconfig Secret", key)
 		}
@@ -395,7 +396,7 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 	// A vcluster in error makes the dry run exit 2, as kubectl diff does.
 	broken := e.newVCluster(ns, "broken")
 	secret := e.kubeconfigSecret(broken)
-	e.update(secret, func() { secret.Data[reconcile.KubeconfigKey] = []byte("not a kubeconfig") })
+	e.update(secret, func() { secret.Data[vcluster.KubeconfigKey] = []byte("not a kubeconfig") })
 	run = e.plan()
 	run.wantCode(t, oneshot.ExitFailed)
 	run.wantLine(t, e.argocd, ns, "broken", reconcile.DecisionRefuse, "-", api.ReasonBadKubeconfig)

@@ -1,4 +1,4 @@
-package reconcile
+package vcluster
 
 import (
 	"crypto/tls"
@@ -8,16 +8,25 @@ import (
 	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/registrar-dev/registrar/pkg/api"
 )
 
-// credentials are what a registration needs from a kubeconfig Secret: the CA
-// that signs the vcluster's serving certificate, and either a client
+// Data keys of vcluster's kubeconfig Secret (KubeconfigSecretKey,
+// CADataSecretKey, CertificateSecretKey, CertificateKeySecretKey and, from
+// v0.21, TokenSecretKey in pkg/util/kubeconfig/kubeconfig.go).
+const (
+	KubeconfigKey           = "config"
+	CertificateAuthorityKey = "certificate-authority"
+	ClientCertificateKey    = "client-certificate"
+	ClientKeyKey            = "client-key"
+	TokenKey                = "token"
+)
+
+// Credentials are what a registration needs from a kubeconfig Secret: the
+// CA that signs the vcluster's serving certificate, and either a client
 // certificate and key or a bearer token.
-type credentials struct {
+type Credentials struct {
 	CAData   []byte
 	CertData []byte
 	KeyData  []byte
@@ -28,16 +37,17 @@ type credentials struct {
 // that is safe to repeat: the rest may quote the Secret's content.
 var yamlLine = regexp.MustCompile(`line \d+`)
 
-// readCredentials takes the credentials from the kubeconfig in key "config",
+// ReadCredentials takes the credentials from the kubeconfig in key "config",
 // falling back to the separate keys vcluster writes beside it. It accepts
 // inline data only: a kubeconfig that names files, exec plugins or auth
 // providers would make the registrar act on its own filesystem or run
-// programs, so it is refused. No error repeats the Secret's content.
-func readCredentials(secret *corev1.Secret) (credentials, error) {
+// programs, so it is refused. No error repeats the Secret's content; every
+// error is an *api.InputError.
+func ReadCredentials(secret *corev1.Secret) (Credentials, error) {
 	ref := secret.Namespace + "/" + secret.Name
-	var c credentials
+	var c Credentials
 	if raw, ok := secret.Data[KubeconfigKey]; ok {
-		cfg, err := clientcmd.Load(raw)
+		cfg, err := parseKubeconfig(raw)
 		if err != nil {
 			where := ""
 			if m := yamlLine.FindString(err.Error()); m != "" {
@@ -64,8 +74,8 @@ func readCredentials(secret *corev1.Secret) (credentials, error) {
 	return c, c.validate(ref)
 }
 
-func credentialsFromKubeconfig(cfg *clientcmdapi.Config, ref string) (credentials, error) {
-	var c credentials
+func credentialsFromKubeconfig(cfg *kubeconfig, ref string) (Credentials, error) {
+	var c Credentials
 	name := cfg.CurrentContext
 	if name == "" && len(cfg.Contexts) == 1 {
 		for n := range cfg.Contexts {
@@ -120,7 +130,7 @@ func refused(ref, what string) error {
 }
 
 // validate checks that the credentials can make a verified TLS connection.
-func (c credentials) validate(ref string) error {
+func (c Credentials) validate(ref string) error {
 	if len(c.CAData) == 0 {
 		return api.InputErrorf(api.ReasonMissingCredentials,
 			"Secret %s has no certificate authority (neither certificate-authority-data in key %q nor key %q); the registrar never registers without TLS verification",
