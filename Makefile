@@ -58,7 +58,7 @@ test: vet testbins build helm promtool $(TEST_CHECKS) ## Everything a pull reque
 FUZZTIME ?= 60s
 fuzz: ## Fuzz kubeconfig parsing (against client-go's) and the builder, FUZZTIME each (their seeds run in every make test).
 	go test ./pkg/vcluster/ -run '^$$' -fuzz '^FuzzParseKubeconfig$$' -fuzztime $(FUZZTIME)
-	go test ./pkg/reconcile/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/registration/ -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME)
 
 # The list of tests is test/reliability's table, which also gives the -run
 # pattern and the packages. RELIABILITY_FLAGS=-markdown prints docs/reliability.md's table.

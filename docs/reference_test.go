@@ -22,8 +22,8 @@ var update = flag.Bool("update", false, "rewrite the generated parts of docs/api
 // registrar's labels, annotations and Event reasons; the packages whose code
 // emits the Events and declares the keys it reads of vcluster and Argo CD.
 var (
-	emittersDirs = []string{"../pkg/vcluster", "../pkg/reconcile"}
-	foreignDirs  = []string{"../pkg/vcluster", "../pkg/reconcile"}
+	emittersDirs = []string{"../pkg/vcluster", "../pkg/registration", "../pkg/reconcile"}
+	foreignDirs  = []string{"../pkg/vcluster", "../pkg/registration"}
 )
 
 const (

@@ -7,8 +7,8 @@
 #     and etcd; a minute or two per mutant). The process-level fault tests,
 #     which start the registrar binary and take minutes, are left out, as
 #     are the chart suite's tests (its TestMain still starts an API server).
-#  2. unit: the pure build against pkg/reconcile's unit tests and fuzz seed
-#     corpus;
+#  2. unit: pkg/registration (the pure build) against its unit tests and
+#     fuzz seed corpus;
 #  3. unit: pkg/vcluster (kubeconfig parsing, credential refusals, workload
 #     marks) against its own unit tests and fuzz seeds.
 #
@@ -30,8 +30,6 @@ out=$(cd "$out" && pwd)
 # The files whose rules only the integration tests reach: the pipeline,
 # deletion proof, collision and foreign-Secret checks, the writes.
 safety_files='reconciler.go|apply.go|vcluster.go|credentials.go'
-# The pure decision, which unit tests reach.
-unit_files='build.go|errors.go'
 # Left out of pass 1: the integration tests that launch the registrar
 # binary and take minutes, and the chart suite's tests.
 slow_tests='^Test(KillMidBurstThenRestart|RecoversFromAPIServerOutage|LeaderElectionFailover|ArgoCDConnectsToRegisteredVCluster|Lint|DefaultsDeployHardenedRegistrar|DefaultRBACIsExact|WatchNamespacesUseRoles|ValuesMapToFlags|LabelsAnnotationsAndScheduling|ServiceMonitorSelectsMetricsService|BadValuesAreRejected|RBACSufficesClusterWide|RBACWatchNamespacesConfinesSecrets|ManifestsApplyToAPIServer|StrictValidationRefusesUnknownFields)$'
@@ -39,7 +37,7 @@ slow_tests='^Test(KillMidBurstThenRestart|RecoversFromAPIServerOutage|LeaderElec
 # excluding_all_but FILES PREFIX prints gremlins' -E options for every
 # source file of pkg/reconcile whose name FILES (a | list) does not match.
 # gremlins matches them against paths relative to where it runs: PREFIX is
-# pkg/reconcile/ from the module root, empty from the package.
+# pkg/reconcile/ from the module root.
 excluding_all_but() {
   local f base
   for f in pkg/reconcile/*.go; do
@@ -54,9 +52,8 @@ GOFLAGS="-skip=$slow_tests" "$gremlins" unleash --integration --coverpkg ./pkg/r
   -o "$out/integration.json" .
 
 echo
-echo "== pass 2: $unit_files against the unit tests of pkg/reconcile"
-"$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt $(excluding_all_but "$unit_files" "") \
-  -o "$out/unit.json" ./pkg/reconcile
+echo "== pass 2: pkg/registration against its unit tests"
+"$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt -o "$out/registration.json" ./pkg/registration
 
 echo
 echo "== pass 3: pkg/vcluster against its unit tests"

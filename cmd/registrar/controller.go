@@ -24,6 +24,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/logging"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // controllerFlags are the flags of `registrar controller`.
@@ -236,7 +237,7 @@ func logNeverPropagated(log logr.Logger, opts reconcile.Options) {
 		"--propagate-namespace-labels": opts.PropagateNamespaceLabels,
 		"--propagate-annotations":      opts.PropagateAnnotations,
 	} {
-		if ignored := reconcile.NeverPropagated(keys); len(ignored) > 0 {
+		if ignored := registration.NeverPropagated(keys); len(ignored) > 0 {
 			log.Info("never propagated, ignored: the registrar's own keys, Argo CD's secret-type and tracking keys, last-applied-configuration",
 				"flag", flag, "keys", ignored)
 		}

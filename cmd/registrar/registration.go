@@ -14,6 +14,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // registrationFlags decide what each vcluster's registration holds and
@@ -41,7 +42,7 @@ func (f *registrationFlags) add(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.argocdNamespaces, "argocd-namespace", []string{"argocd"}, "Namespace of an Argo CD instance, where cluster Secrets are written; repeat it or separate several with commas for several instances, which a vcluster chooses among with annotation registrar.dev/argocd-namespace. The first is where a vcluster that chooses none is registered.")
 	fs.StringVar(&f.namespaceSelector, "namespace-selector", "", "Label selector of the namespaces whose vclusters are trusted (default: all).")
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch for vclusters (default: all); lets RBAC grant Secret access in these namespaces only.")
-	fs.StringVar(&f.nameTemplate, "cluster-name-template", reconcile.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
+	fs.StringVar(&f.nameTemplate, "cluster-name-template", registration.DefaultClusterNameTemplate, "Go template of the Argo CD cluster name, over .Namespace and .Name of the vcluster.")
 	fs.StringVar(&f.propagateLabels, "propagate-labels", "", "Comma-separated label keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
 	fs.StringVar(&f.propagateNSLabels, "propagate-namespace-labels", "", "Comma-separated label keys copied from a vcluster's Namespace onto its Argo CD cluster Secret (a workload label of the same key wins).")
 	fs.StringVar(&f.propagateAnns, "propagate-annotations", "", "Comma-separated annotation keys copied from a vcluster's workload onto its Argo CD cluster Secret.")
@@ -140,13 +141,13 @@ func argocdNamespaceList(given []string) ([]string, error) {
 // two sample vclusters, so that a template that fails, renders nothing or
 // names every vcluster alike is refused now rather than per vcluster.
 func clusterNameTemplate(text string) (*template.Template, error) {
-	const hint = "use a Go template over .Namespace and .Name, e.g. " + reconcile.DefaultClusterNameTemplate
+	const hint = "use a Go template over .Namespace and .Name, e.g. " + registration.DefaultClusterNameTemplate
 	tmpl, err := template.New("cluster-name").Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-name-template=%s: %w; %s", text, err, hint)
 	}
 	var names []string
-	for _, vc := range []reconcile.NameData{{Namespace: "team-a", Name: "sandbox"}, {Namespace: "team-b", Name: "ci"}} {
+	for _, vc := range []registration.NameData{{Namespace: "team-a", Name: "sandbox"}, {Namespace: "team-b", Name: "ci"}} {
 		var b strings.Builder
 		if err := tmpl.Execute(&b, vc); err != nil {
 			return nil, fmt.Errorf("--cluster-name-template=%s: %w; %s", text, err, hint)

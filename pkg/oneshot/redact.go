@@ -5,7 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // Redacted replaces every value a report must not show.
@@ -14,12 +14,12 @@ const Redacted = "REDACTED"
 // plainKeys are the data keys of an Argo CD cluster Secret that hold no
 // secret: names, the server URL, scoping. Every other key is redacted.
 var plainKeys = map[string]bool{
-	reconcile.ArgoCDNameKey:          true,
-	reconcile.ArgoCDServerKey:        true,
-	reconcile.ArgoCDProjectKey:       true,
-	reconcile.ArgoCDNamespacesKey:    true,
-	reconcile.ArgoCDClusterResources: true,
-	reconcile.ArgoCDShardKey:         true,
+	registration.ArgoCDNameKey:          true,
+	registration.ArgoCDServerKey:        true,
+	registration.ArgoCDProjectKey:       true,
+	registration.ArgoCDNamespacesKey:    true,
+	registration.ArgoCDClusterResources: true,
+	registration.ArgoCDShardKey:         true,
 }
 
 // plainConfig are the fields of the config key's JSON (Argo CD's
@@ -54,7 +54,7 @@ func redactValue(key string, v []byte) string {
 	switch {
 	case plainKeys[key]:
 		return string(v)
-	case key == reconcile.ArgoCDConfigKey:
+	case key == registration.ArgoCDConfigKey:
 		var cfg any
 		if err := json.Unmarshal(v, &cfg); err != nil {
 			return Redacted

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 var (
@@ -138,7 +139,7 @@ func desired() *corev1.Secret {
 		"project": []byte("team-a"), "someFutureKey": []byte("FUTURE-VALUE"),
 	}}
 	s.Namespace, s.Name = secret.Namespace, secret.Name
-	s.Labels = map[string]string{reconcile.ArgoCDSecretTypeLabel: reconcile.ArgoCDSecretTypeValue}
+	s.Labels = map[string]string{registration.ArgoCDSecretTypeLabel: registration.ArgoCDSecretTypeValue}
 	return s
 }
 

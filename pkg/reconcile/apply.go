@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // registration returns the Argo CD cluster Secret the registrar owns for
@@ -23,7 +24,7 @@ import (
 // cluster Secrets in the Argo CD namespaces.
 func (r *Reconciler) registration(ctx context.Context, argocd string, key types.NamespacedName) (*corev1.Secret, error) {
 	var s corev1.Secret
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: argocd, Name: SecretName(key.Namespace, key.Name)}, &s)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: argocd, Name: registration.SecretName(key.Namespace, key.Name)}, &s)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -60,7 +61,7 @@ func (r *Reconciler) apply(ctx context.Context, st *state, existing, desired *co
 			other, api.ClusterNameAnnotation)
 		return false, nil
 	}
-	server := string(desired.Data[ArgoCDServerKey])
+	server := string(desired.Data[registration.ArgoCDServerKey])
 	if existing == nil {
 		created, err := r.create(ctx, desired)
 		if err != nil {
@@ -68,7 +69,7 @@ func (r *Reconciler) apply(ctx context.Context, st *state, existing, desired *co
 		}
 		if created {
 			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeNormal, api.ReasonRegistered, "Register",
-				"Registered in Argo CD as cluster %q at %s (Secret %s/%s)", desired.Data[ArgoCDNameKey], server, desired.Namespace, desired.Name)
+				"Registered in Argo CD as cluster %q at %s (Secret %s/%s)", desired.Data[registration.ArgoCDNameKey], server, desired.Namespace, desired.Name)
 			logger.Info("registered vcluster", "secret", desired.Name, "server", server)
 			st.decide(DecisionRegister, desired, "no registration yet")
 			return true, nil
@@ -205,8 +206,8 @@ func (r *Reconciler) refuse(st *state, desired *corev1.Secret, blocker types.Nam
 // The first holder keeps it.
 func (r *Reconciler) collision(ctx context.Context, desired *corev1.Secret) (string, types.NamespacedName, error) {
 	for _, c := range []struct{ index, key, what string }{
-		{clusterNameIndex, ArgoCDNameKey, "cluster name"},
-		{clusterServerIndex, ArgoCDServerKey, "server"},
+		{clusterNameIndex, registration.ArgoCDNameKey, "cluster name"},
+		{clusterServerIndex, registration.ArgoCDServerKey, "server"},
 	} {
 		var list corev1.SecretList
 		value := strings.TrimRight(string(desired.Data[c.key]), "/")

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
@@ -23,7 +24,7 @@ type CredentialSource interface {
 	// exist. Bad input is left for Build to report; an error is retried.
 	// With Options.DryRun it must write nothing, in the host cluster or in
 	// the vcluster.
-	Read(ctx context.Context, src *Sources) (from types.NamespacedName, found bool, err error)
+	Read(ctx context.Context, src *registration.Sources) (from types.NamespacedName, found bool, err error)
 }
 
 // kubeconfigSource reads the kubeconfig Secret of a vcluster, from the
@@ -31,9 +32,9 @@ type CredentialSource interface {
 // (vclusters before 0.24, custom names).
 type kubeconfigSource struct{ r *Reconciler }
 
-func (k kubeconfigSource) Read(ctx context.Context, src *Sources) (types.NamespacedName, bool, error) {
+func (k kubeconfigSource) Read(ctx context.Context, src *registration.Sources) (types.NamespacedName, bool, error) {
 	r := k.r
-	vc := client.ObjectKeyFromObject(src.Workload)
+	vc := types.NamespacedName{Namespace: src.Workload.GetNamespace(), Name: src.Workload.GetName()}
 	key := types.NamespacedName{Namespace: vc.Namespace, Name: vcluster.KubeconfigSecretName(src.Workload)}
 	var secret corev1.Secret
 	err := r.Client.Get(ctx, key, &secret)

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
@@ -39,7 +40,7 @@ func (r *Reconciler) SetupIndexes(mgr manager.Manager) error {
 			return err
 		}
 	}
-	for name, key := range map[string]string{clusterNameIndex: ArgoCDNameKey, clusterServerIndex: ArgoCDServerKey} {
+	for name, key := range map[string]string{clusterNameIndex: registration.ArgoCDNameKey, clusterServerIndex: registration.ArgoCDServerKey} {
 		if err := indexer.IndexField(ctx, &corev1.Secret{}, name, clusterSecretField(key)); err != nil {
 			return err
 		}

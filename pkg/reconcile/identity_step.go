@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // identityRetry is how soon an identity that could not be set up is tried
@@ -65,18 +66,18 @@ func (ids *identities) forget(key types.NamespacedName) {
 // A failure is reported and never falls back to the admin credentials: an
 // earlier token stays registered, and without one nothing is.
 func (r *Reconciler) obtainIdentity(ctx context.Context, st *state) (bool, error) {
-	identity, err := identityOf(st.src, r.Options.Identity)
+	identity, err := registration.IdentityOf(st.src, r.Options.Identity)
 	if err != nil {
 		return r.badInput(ctx, st, err)
 	}
 	if identity != api.IdentityServiceAccount {
 		return false, nil
 	}
-	conn, err := connectionOf(st.src)
+	conn, err := registration.ConnectionOf(st.src)
 	if err != nil {
 		return false, nil // Build reports it
 	}
-	scope, err := scopeOf(st.src)
+	scope, err := registration.ScopeOf(st.src)
 	if err != nil {
 		return r.badInput(ctx, st, err)
 	}
@@ -137,7 +138,7 @@ func (r *Reconciler) obtainIdentity(ctx context.Context, st *state) (bool, error
 // setUpIdentity ensures the objects of the identity inside the vcluster
 // and, when renew is set or the ServiceAccount had to be re-created,
 // issues a token; tok is nil when none was issued.
-func (r *Reconciler) setUpIdentity(ctx context.Context, conn connection, scope identityScope, rotation string, renew bool, now time.Time) (*ServiceAccountToken, error) {
+func (r *Reconciler) setUpIdentity(ctx context.Context, conn registration.Connection, scope registration.IdentityScope, rotation string, renew bool, now time.Time) (*registration.ServiceAccountToken, error) {
 	in, err := newInside(conn, r.Options.ProbeDialer, r.probeTimeout())
 	if err != nil {
 		return nil, err
@@ -154,7 +155,7 @@ func (r *Reconciler) setUpIdentity(ctx context.Context, conn connection, scope i
 	if err != nil {
 		return nil, err
 	}
-	return &ServiceAccountToken{
+	return &registration.ServiceAccountToken{
 		Token:      token,
 		RenewAfter: renewAfter(now, expires, jitterFraction()),
 		Rotation:   rotation,
@@ -164,7 +165,7 @@ func (r *Reconciler) setUpIdentity(ctx context.Context, conn connection, scope i
 
 // scheduleIdentity has the vcluster reconciled again at the token's
 // renewal and at the next drift check.
-func (r *Reconciler) scheduleIdentity(st *state, tok *ServiceAccountToken, memo *identityMemo, now time.Time) {
+func (r *Reconciler) scheduleIdentity(st *state, tok *registration.ServiceAccountToken, memo *identityMemo, now time.Time) {
 	st.requeueAfter(max(tok.RenewAfter.Sub(now), 0) + time.Second)
 	if !memo.nextCheck.IsZero() {
 		st.requeueAfter(max(memo.nextCheck.Sub(now), 0) + time.Second)
@@ -175,7 +176,7 @@ func (r *Reconciler) scheduleIdentity(st *state, tok *ServiceAccountToken, memo 
 // or renewed, once per distinct reason, and tries again later. The
 // registration keeps its earlier token, if it has one; without one the
 // reconcile ends and nothing is written.
-func (r *Reconciler) identityFailed(ctx context.Context, st *state, prev *ServiceAccountToken, memo *identityMemo, cause error) (bool, error) {
+func (r *Reconciler) identityFailed(ctx context.Context, st *state, prev *registration.ServiceAccountToken, memo *identityMemo, cause error) (bool, error) {
 	st.requeueAfter(wait.Jitter(identityRetry, probeJitter))
 	keeps := "the vcluster stays unregistered until this is resolved"
 	switch {
@@ -212,12 +213,12 @@ func (r *Reconciler) identityFailed(ctx context.Context, st *state, prev *Servic
 // valid is built with it (a due drift check is left out); one that needs a
 // new token is reported as the change it would be, and the reconcile ends
 // there, since no token can be built without issuing one.
-func (r *Reconciler) wouldSetUpIdentity(st *state, prev *ServiceAccountToken, renew, check string) (bool, error) {
+func (r *Reconciler) wouldSetUpIdentity(st *state, prev *registration.ServiceAccountToken, renew, check string) (bool, error) {
 	if renew == "" {
 		st.src.Token = prev
 		return false, nil
 	}
-	why := "would set up ServiceAccount " + ManagerNamespace + "/" + ManagerServiceAccount + " inside the vcluster and register a token of it (" + renew + ")"
+	why := "would set up ServiceAccount " + registration.ManagerNamespace + "/" + registration.ManagerServiceAccount + " inside the vcluster and register a token of it (" + renew + ")"
 	if len(st.registrations) == 0 {
 		st.decide(DecisionRegister, nil, "%s", why)
 		return true, nil

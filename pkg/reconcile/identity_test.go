@@ -14,14 +14,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // The names and rules of the identity inside a vcluster are Argo CD's own,
 // so that Argo CD's documentation of `argocd cluster add` applies.
 func TestIdentityObjectsAreArgoCDs(t *testing.T) {
-	if ManagerServiceAccount != clusterauth.ArgoCDManagerServiceAccount || ManagerRole != clusterauth.ArgoCDManagerClusterRole ||
-		ManagerRoleBinding != clusterauth.ArgoCDManagerClusterRoleBinding {
-		t.Errorf("names %s, %s, %s differ from Argo CD's", ManagerServiceAccount, ManagerRole, ManagerRoleBinding)
+	if registration.ManagerServiceAccount != clusterauth.ArgoCDManagerServiceAccount || registration.ManagerRole != clusterauth.ArgoCDManagerClusterRole ||
+		registration.ManagerRoleBinding != clusterauth.ArgoCDManagerClusterRoleBinding {
+		t.Errorf("names %s, %s, %s differ from Argo CD's", registration.ManagerServiceAccount, registration.ManagerRole, registration.ManagerRoleBinding)
 	}
 	if !equality.Semantic.DeepEqual(managerClusterRules, clusterauth.ArgoCDManagerClusterPolicyRules) {
 		t.Errorf("cluster rules %v, Argo CD grants %v", managerClusterRules, clusterauth.ArgoCDManagerClusterPolicyRules)
@@ -32,24 +33,24 @@ func TestIdentityObjectsAreArgoCDs(t *testing.T) {
 }
 
 func TestRBACForScope(t *testing.T) {
-	d := rbacFor(identityScope{})
-	if d.clusterRole == nil || d.clusterRoleBinding == nil || d.clusterRoleBinding.RoleRef.Name != ManagerRole || len(d.roles)+len(d.roleBindings) != 0 {
+	d := rbacFor(registration.IdentityScope{})
+	if d.clusterRole == nil || d.clusterRoleBinding == nil || d.clusterRoleBinding.RoleRef.Name != registration.ManagerRole || len(d.roles)+len(d.roleBindings) != 0 {
 		t.Errorf("cluster-wide: %+v", d)
 	}
-	d = rbacFor(identityScope{ClusterRole: "view"})
+	d = rbacFor(registration.IdentityScope{ClusterRole: "view"})
 	if d.clusterRole != nil || d.clusterRoleBinding.RoleRef != (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}) {
 		t.Errorf("existing ClusterRole: %+v", d)
 	}
-	d = rbacFor(identityScope{Namespaces: []string{"a", "b"}})
+	d = rbacFor(registration.IdentityScope{Namespaces: []string{"a", "b"}})
 	if d.clusterRole != nil || d.clusterRoleBinding != nil || len(d.roles) != 2 || len(d.roleBindings) != 2 ||
 		d.roles[1].Namespace != "b" || d.roleBindings[0].RoleRef.Kind != "Role" || d.roleBindings[0].Subjects[0] != managerSubject {
 		t.Errorf("namespaced: %+v", d)
 	}
-	d = rbacFor(identityScope{ClusterRole: "edit", Namespaces: []string{"a"}})
+	d = rbacFor(registration.IdentityScope{ClusterRole: "edit", Namespaces: []string{"a"}})
 	if len(d.roles) != 0 || d.roleBindings[0].RoleRef.Kind != "ClusterRole" || d.roleBindings[0].RoleRef.Name != "edit" {
 		t.Errorf("namespaced, existing ClusterRole: %+v", d)
 	}
-	for _, obj := range []metav1.Object{d.roleBindings[0], rbacFor(identityScope{}).clusterRole} {
+	for _, obj := range []metav1.Object{d.roleBindings[0], rbacFor(registration.IdentityScope{}).clusterRole} {
 		if obj.GetLabels()[api.ManagedByLabel] != api.ManagedByValue {
 			t.Errorf("%s carries no managed-by label", obj.GetName())
 		}
@@ -58,41 +59,41 @@ func TestRBACForScope(t *testing.T) {
 
 func TestIdentityAndScopeFromAnnotations(t *testing.T) {
 	src, _ := sources(t)
-	if id, err := identityOf(src, ""); err != nil || id != api.IdentityAdmin {
+	if id, err := registration.IdentityOf(src, ""); err != nil || id != api.IdentityAdmin {
 		t.Errorf("default: %q %v", id, err)
 	}
-	if id, _ := identityOf(src, api.IdentityServiceAccount); id != api.IdentityServiceAccount {
+	if id, _ := registration.IdentityOf(src, api.IdentityServiceAccount); id != api.IdentityServiceAccount {
 		t.Errorf("--identity=serviceaccount: %q", id)
 	}
 	src.Namespace = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vcluster-sandbox",
 		Annotations: map[string]string{api.IdentityAnnotation: api.IdentityServiceAccount, api.IdentityClusterRoleAnnotation: "edit"}}}
-	if id, _ := identityOf(src, api.IdentityAdmin); id != api.IdentityServiceAccount {
+	if id, _ := registration.IdentityOf(src, api.IdentityAdmin); id != api.IdentityServiceAccount {
 		t.Errorf("Namespace annotation: %q", id)
 	}
 	src.Workload.SetAnnotations(map[string]string{api.IdentityAnnotation: api.IdentityAdmin, api.NamespacesAnnotation: "a, b"})
-	if id, _ := identityOf(src, api.IdentityServiceAccount); id != api.IdentityAdmin {
+	if id, _ := registration.IdentityOf(src, api.IdentityServiceAccount); id != api.IdentityAdmin {
 		t.Errorf("the workload's annotation wins: %q", id)
 	}
-	sc, err := scopeOf(src)
+	sc, err := registration.ScopeOf(src)
 	if err != nil || sc.String() != "namespaces:edit:a,b" {
 		t.Errorf("scope %q %v", sc.String(), err)
 	}
 	src.Workload.SetAnnotations(map[string]string{api.IdentityAnnotation: "sa"})
-	if _, err := identityOf(src, ""); err == nil || !strings.Contains(err.Error(), `"serviceaccount"`) {
+	if _, err := registration.IdentityOf(src, ""); err == nil || !strings.Contains(err.Error(), `"serviceaccount"`) {
 		t.Errorf("bad value: %v", err)
 	}
 	src.Workload.SetAnnotations(map[string]string{api.IdentityClusterRoleAnnotation: "a/b"})
-	if _, err := scopeOf(src); err == nil {
+	if _, err := registration.ScopeOf(src); err == nil {
 		t.Error("a ClusterRole name with a slash is accepted")
 	}
 }
 
 func TestRenewalDue(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	tok := &ServiceAccountToken{Token: "t", RenewAfter: now.Add(time.Minute), Rotation: "1"}
+	tok := &registration.ServiceAccountToken{Token: "t", RenewAfter: now.Add(time.Minute), Rotation: "1"}
 	for _, c := range []struct {
 		name     string
-		prev     *ServiceAccountToken
+		prev     *registration.ServiceAccountToken
 		rotation string
 		now      time.Time
 		due      bool
@@ -128,15 +129,15 @@ func TestBuildWithServiceAccountToken(t *testing.T) {
 	src, vc := sources(t)
 	exp := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
 	token := jwt(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
-	if _, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount}); err == nil {
+	if _, err := registration.Build(src, registration.BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount}); err == nil {
 		t.Fatal("built a registration for the serviceaccount identity without a token")
 	}
-	src.Token = &ServiceAccountToken{Token: token, RenewAfter: exp.Add(-8 * time.Hour), Rotation: "r1", Scope: "cluster:" + ManagerRole}
-	s, err := Build(src, BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount})
+	src.Token = &registration.ServiceAccountToken{Token: token, RenewAfter: exp.Add(-8 * time.Hour), Rotation: "r1", Scope: "cluster:" + registration.ManagerRole}
+	s, err := registration.Build(src, registration.BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := decodeConfig(t, s)
+	c, _ := registration.ConfigOf(s)
 	if c.BearerToken != token || len(c.TLSClientConfig.CertData) != 0 || len(c.TLSClientConfig.KeyData) != 0 ||
 		string(c.TLSClientConfig.CAData) != string(vc.PKI.CACert) {
 		t.Errorf("config holds token %v, cert %d bytes, key %d bytes, the vcluster's CA %v",
@@ -146,7 +147,7 @@ func TestBuildWithServiceAccountToken(t *testing.T) {
 		api.IdentityAnnotation:            api.IdentityServiceAccount,
 		api.TokenRenewAfterAnnotation:     exp.Add(-8 * time.Hour).Format(time.RFC3339),
 		api.TokenRotationAnnotation:       "r1",
-		api.IdentityScopeAnnotation:       "cluster:" + ManagerRole,
+		api.IdentityScopeAnnotation:       "cluster:" + registration.ManagerRole,
 		api.CredentialsNotAfterAnnotation: exp.Format(time.RFC3339),
 	} {
 		if s.Annotations[k] != v {
@@ -164,11 +165,11 @@ func TestBuildWithServiceAccountToken(t *testing.T) {
 		t.Error("the token is not read back from the registration")
 	}
 	// The admin identity, even with a token at hand, writes the kubeconfig's.
-	admin, err := Build(src, opts)
+	admin, err := registration.Build(src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if decodeConfig(t, admin).BearerToken != "" || admin.Annotations[api.IdentityAnnotation] != "" {
+	if c, _ := registration.ConfigOf(admin); c.BearerToken != "" || admin.Annotations[api.IdentityAnnotation] != "" {
 		t.Error("the admin identity carries the token")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // inside is a client of one vcluster's API server, made with the admin
@@ -32,8 +33,8 @@ type inside struct {
 // newInside connects to the vcluster as conn says. Close releases its
 // connections. Its REST mapping is fixed, so that it asks the vcluster for
 // no API discovery.
-func newInside(conn connection, dial DialFunc, timeout time.Duration) (*inside, error) {
-	cfg := conn.restConfig(dial, timeout)
+func newInside(conn registration.Connection, dial DialFunc, timeout time.Duration) (*inside, error) {
+	cfg := restConfig(conn, dial, timeout)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building a client for the vcluster: %w", err)
@@ -158,7 +159,7 @@ func remove(ctx context.Context, c client.Client, obj client.Object) (removed bo
 // is for the vcluster's API server itself, whatever its issuer.
 func (in *inside) issueToken(ctx context.Context, ttl time.Duration) (token string, expires time.Time, err error) {
 	sa := &corev1.ServiceAccount{}
-	sa.Namespace, sa.Name = ManagerNamespace, ManagerServiceAccount
+	sa.Namespace, sa.Name = registration.ManagerNamespace, registration.ManagerServiceAccount
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		ExpirationSeconds: ptr.To(int64(ttl / time.Second)),
 	}}

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // managerClusterRules and managerNamespaceRules are the rules `argocd
@@ -31,7 +32,7 @@ var (
 )
 
 // managerSubject is the registrar's ServiceAccount as a binding's subject.
-var managerSubject = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: ManagerServiceAccount, Namespace: ManagerNamespace}
+var managerSubject = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: registration.ManagerServiceAccount, Namespace: registration.ManagerNamespace}
 
 func managed(name, namespace string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{api.ManagedByLabel: api.ManagedByValue}}
@@ -47,15 +48,15 @@ type desiredRBAC struct {
 	roleBindings       []*rbacv1.RoleBinding
 }
 
-func rbacFor(sc identityScope) desiredRBAC {
+func rbacFor(sc registration.IdentityScope) desiredRBAC {
 	var d desiredRBAC
 	if len(sc.Namespaces) == 0 {
 		if sc.ClusterRole == "" {
-			d.clusterRole = &rbacv1.ClusterRole{ObjectMeta: managed(ManagerRole, ""), Rules: managerClusterRules}
+			d.clusterRole = &rbacv1.ClusterRole{ObjectMeta: managed(registration.ManagerRole, ""), Rules: managerClusterRules}
 		}
 		d.clusterRoleBinding = &rbacv1.ClusterRoleBinding{
-			ObjectMeta: managed(ManagerRoleBinding, ""),
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: sc.role()},
+			ObjectMeta: managed(registration.ManagerRoleBinding, ""),
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: sc.Role()},
 			Subjects:   []rbacv1.Subject{managerSubject},
 		}
 		return d
@@ -63,11 +64,11 @@ func rbacFor(sc identityScope) desiredRBAC {
 	for _, ns := range sc.Namespaces {
 		ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: sc.ClusterRole}
 		if sc.ClusterRole == "" {
-			d.roles = append(d.roles, &rbacv1.Role{ObjectMeta: managed(ManagerRole, ns), Rules: managerNamespaceRules})
-			ref = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ManagerRole}
+			d.roles = append(d.roles, &rbacv1.Role{ObjectMeta: managed(registration.ManagerRole, ns), Rules: managerNamespaceRules})
+			ref = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: registration.ManagerRole}
 		}
 		d.roleBindings = append(d.roleBindings, &rbacv1.RoleBinding{
-			ObjectMeta: managed(ManagerRoleBinding, ns), RoleRef: ref, Subjects: []rbacv1.Subject{managerSubject},
+			ObjectMeta: managed(registration.ManagerRoleBinding, ns), RoleRef: ref, Subjects: []rbacv1.Subject{managerSubject},
 		})
 	}
 	return d
@@ -78,9 +79,9 @@ func rbacFor(sc identityScope) desiredRBAC {
 // removes the roles and bindings of ours that scope no longer wants.
 // saCreated says that the ServiceAccount was (re)created: tokens issued
 // before are void.
-func (in *inside) ensureRBAC(ctx context.Context, sc identityScope) (saCreated bool, err error) {
+func (in *inside) ensureRBAC(ctx context.Context, sc registration.IdentityScope) (saCreated bool, err error) {
 	c := in.c
-	sa := &corev1.ServiceAccount{ObjectMeta: managed(ManagerServiceAccount, ManagerNamespace)}
+	sa := &corev1.ServiceAccount{ObjectMeta: managed(registration.ManagerServiceAccount, registration.ManagerNamespace)}
 	if saCreated, err = ensure(ctx, c, sa, &corev1.ServiceAccount{},
 		func(_, _ *corev1.ServiceAccount) bool { return true }, nil); err != nil {
 		return false, err
@@ -130,7 +131,7 @@ func (in *inside) ensureRBAC(ctx context.Context, sc identityScope) (saCreated b
 
 // prune removes the roles and bindings of ours that d does not hold (all
 // of them when d is empty), bindings first. It returns what it removed.
-func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([]string, error) {
+func (in *inside) prune(ctx context.Context, d desiredRBAC, sc registration.IdentityScope) ([]string, error) {
 	c := in.c
 	var removed []string
 	drop := func(obj client.Object) error {
@@ -141,7 +142,7 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([
 		return err
 	}
 	if d.clusterRoleBinding == nil {
-		if err := drop(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ManagerRoleBinding}}); err != nil {
+		if err := drop(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: registration.ManagerRoleBinding}}); err != nil {
 			return removed, err
 		}
 	}
@@ -151,14 +152,14 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([
 	}
 	for i := range bindings.Items {
 		b := &bindings.Items[i]
-		if b.Name == ManagerRoleBinding && !slices.ContainsFunc(d.roleBindings, func(w *rbacv1.RoleBinding) bool { return w.Namespace == b.Namespace }) {
+		if b.Name == registration.ManagerRoleBinding && !slices.ContainsFunc(d.roleBindings, func(w *rbacv1.RoleBinding) bool { return w.Namespace == b.Namespace }) {
 			if err := drop(b); err != nil {
 				return removed, err
 			}
 		}
 	}
-	if d.clusterRole == nil && sc.ClusterRole != ManagerRole {
-		if err := drop(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ManagerRole}}); err != nil {
+	if d.clusterRole == nil && sc.ClusterRole != registration.ManagerRole {
+		if err := drop(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: registration.ManagerRole}}); err != nil {
 			return removed, err
 		}
 	}
@@ -168,7 +169,7 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([
 	}
 	for i := range roles.Items {
 		r := &roles.Items[i]
-		if r.Name == ManagerRole && !slices.ContainsFunc(d.roles, func(w *rbacv1.Role) bool { return w.Namespace == r.Namespace }) {
+		if r.Name == registration.ManagerRole && !slices.ContainsFunc(d.roles, func(w *rbacv1.Role) bool { return w.Namespace == r.Namespace }) {
 			if err := drop(r); err != nil {
 				return removed, err
 			}
@@ -181,11 +182,11 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc identityScope) ([
 // then the ServiceAccount, which voids every token issued for it. Objects
 // not carrying our label are left alone. It returns what it removed.
 func (in *inside) revoke(ctx context.Context) ([]string, error) {
-	removed, err := in.prune(ctx, desiredRBAC{}, identityScope{})
+	removed, err := in.prune(ctx, desiredRBAC{}, registration.IdentityScope{})
 	if err != nil {
 		return removed, err
 	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ManagerServiceAccount, Namespace: ManagerNamespace}}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: registration.ManagerServiceAccount, Namespace: registration.ManagerNamespace}}
 	ok, err := remove(ctx, in.c, sa)
 	if ok {
 		removed = append(removed, describe(sa))

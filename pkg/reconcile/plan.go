@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // A Decision is what a reconcile decided for one registration of a
@@ -83,7 +84,7 @@ func (st *state) decide(d Decision, s *corev1.Secret, format string, args ...any
 	o := Outcome{VCluster: st.key, Decision: d, Reason: fmt.Sprintf(format, args...)}
 	if s != nil {
 		o.Secret = types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
-		o.Server = string(s.Data[ArgoCDServerKey])
+		o.Server = string(s.Data[registration.ArgoCDServerKey])
 		if d == DecisionRegister || d == DecisionUpdate {
 			o.Desired = s
 		}

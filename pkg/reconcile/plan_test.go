@@ -7,11 +7,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 func TestDifferencesNameKeysNotValues(t *testing.T) {
 	existing := &corev1.Secret{Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{ArgoCDServerKey: []byte("https://a.b.svc"), ArgoCDConfigKey: []byte("old-credentials")}}
+		Data: map[string][]byte{registration.ArgoCDServerKey: []byte("https://a.b.svc"), registration.ArgoCDConfigKey: []byte("old-credentials")}}
 	existing.Labels = map[string]string{"team": "a"}
 	existing.Annotations = map[string]string{api.ContentHashAnnotation: "1"}
 	for _, tc := range []struct {
@@ -19,10 +20,10 @@ func TestDifferencesNameKeysNotValues(t *testing.T) {
 		change func(*corev1.Secret)
 		want   []string
 	}{
-		{"credentials", func(s *corev1.Secret) { s.Data[ArgoCDConfigKey] = []byte("new-credentials") }, []string{"data config"}},
+		{"credentials", func(s *corev1.Secret) { s.Data[registration.ArgoCDConfigKey] = []byte("new-credentials") }, []string{"data config"}},
 		{"label and project", func(s *corev1.Secret) {
 			s.Labels["team"] = "b"
-			s.Data[ArgoCDProjectKey] = []byte("p")
+			s.Data[registration.ArgoCDProjectKey] = []byte("p")
 		}, []string{"label team", "data project"}},
 		{"type", func(s *corev1.Secret) { s.Type = "other" }, []string{"type"}},
 		// A key removed changes the hash alone.

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // DialFunc dials a network address, as net.Dialer.DialContext does.
@@ -64,9 +65,9 @@ const maxProbeBody = 4 << 20
 // the binary) and its tlsClientConfig and bearer token. It keeps no
 // connection afterwards, follows no redirect and uses no proxy.
 func probeRegistration(ctx context.Context, s *corev1.Secret, dial DialFunc, timeout time.Duration) probeResult {
-	server := strings.TrimRight(string(s.Data[ArgoCDServerKey]), "/")
-	var cfg clusterConfig
-	if err := json.Unmarshal(s.Data[ArgoCDConfigKey], &cfg); err != nil {
+	server := strings.TrimRight(string(s.Data[registration.ArgoCDServerKey]), "/")
+	cfg, err := registration.ConfigOf(s)
+	if err != nil {
 		return failed(probeHTTP, "the registration's config cannot be read; the registrar rewrites it at the next change")
 	}
 	tlsCfg := &tls.Config{ServerName: cfg.TLSClientConfig.ServerName, MinVersion: tls.VersionTLS12}

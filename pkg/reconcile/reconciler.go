@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // cacheLagRequeue is how soon a vcluster is looked at again when the API
@@ -129,7 +130,7 @@ type state struct {
 	// the vcluster, by Argo CD namespace.
 	registrations map[string]*corev1.Secret
 	workload      *workload
-	src           Sources
+	src           registration.Sources
 	// desired are the Argo CD cluster Secrets to write, one per target.
 	desired []*corev1.Secret
 	result  ctrl.Result
@@ -216,7 +217,7 @@ func (r *Reconciler) readWorkload(ctx context.Context, st *state) (bool, error) 
 	}
 	if w != nil {
 		st.workload = w
-		st.src = Sources{Workload: w.Object, Kind: w.Kind}
+		st.src = registration.Sources{Workload: w.Object, Kind: w.Kind}
 		return false, nil
 	}
 	r.watches.release(st.key)
@@ -321,7 +322,7 @@ func (r *Reconciler) build(ctx context.Context, st *state) (bool, error) {
 		return r.badInput(ctx, st, err)
 	}
 	for _, ns := range targets {
-		desired, err := Build(st.src, BuildOptions{
+		desired, err := registration.Build(st.src, registration.BuildOptions{
 			ArgoCDNamespace:          ns,
 			ClusterName:              r.Options.ClusterName,
 			PropagateLabels:          r.Options.PropagateLabels,
@@ -360,7 +361,7 @@ func (r *Reconciler) badInput(ctx context.Context, st *state, err error) (bool, 
 // the one of Options.ArgoCDNamespaces it chooses by annotation, else the
 // first. A choice outside them is an api.InputError, and nothing is written.
 func (r *Reconciler) targets(st *state) ([]string, error) {
-	ns, err := argocdNamespace(st.src, r.Options.ArgoCDNamespaces)
+	ns, err := registration.ArgoCDNamespace(st.src, r.Options.ArgoCDNamespaces)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // revokeReplaced runs after apply: when a registration that carried a
@@ -68,7 +69,7 @@ func (r *Reconciler) revokeIdentity(ctx context.Context, st *state, why string) 
 		return
 	}
 	err := func() error {
-		conn, err := connectionOf(st.src)
+		conn, err := registration.ConnectionOf(st.src)
 		if err != nil {
 			return err
 		}
@@ -89,7 +90,7 @@ func (r *Reconciler) revokeIdentity(ctx context.Context, st *state, why string) 
 		r.metrics().errors.WithLabelValues(api.ReasonIdentityFailed).Inc()
 		r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonIdentityFailed, "Revoke",
 			"Argo CD's ServiceAccount identity in this vcluster could not be revoked (%s): %s. Its token stops working when it expires; delete ServiceAccount %s/%s inside the vcluster to revoke it now.",
-			why, strings.TrimSuffix(err.Error(), "."), ManagerNamespace, ManagerServiceAccount)
+			why, strings.TrimSuffix(err.Error(), "."), registration.ManagerNamespace, registration.ManagerServiceAccount)
 		logger.Info("ServiceAccount identity not revoked", "why", why, "error", fmt.Sprint(err))
 	}
 }

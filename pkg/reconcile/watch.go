@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
@@ -49,7 +50,7 @@ const (
 // access to Secrets.
 func CacheOptions(argocdNamespaces []string, watchNamespaces ...string) cache.Options {
 	vcluster := labels.SelectorFromSet(labels.Set{vcluster.AppLabel: vcluster.AppValue})
-	clusters := labels.SelectorFromSet(labels.Set{ArgoCDSecretTypeLabel: ArgoCDSecretTypeValue})
+	clusters := labels.SelectorFromSet(labels.Set{registration.ArgoCDSecretTypeLabel: registration.ArgoCDSecretTypeValue})
 	secrets := map[string]cache.Config{cache.AllNamespaces: {LabelSelector: vcluster}}
 	var defaults map[string]cache.Config
 	if len(watchNamespaces) > 0 {
@@ -136,7 +137,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 func clusterSecretField(key string) client.IndexerFunc {
 	return func(o client.Object) []string {
 		s, ok := o.(*corev1.Secret)
-		if !ok || s.Labels[ArgoCDSecretTypeLabel] != ArgoCDSecretTypeValue {
+		if !ok || s.Labels[registration.ArgoCDSecretTypeLabel] != registration.ArgoCDSecretTypeValue {
 			return nil
 		}
 		v := strings.TrimRight(string(s.Data[key]), "/")

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
@@ -25,7 +26,7 @@ func TestCacheHoldsClusterSecretsOfListedArgoCDNamespacesOnly(t *testing.T) {
 		}
 		for _, ns := range []string{"argocd-staging", "argocd-production"} {
 			sel := secrets[ns].LabelSelector
-			if sel == nil || sel.String() != ArgoCDSecretTypeLabel+"="+ArgoCDSecretTypeValue {
+			if sel == nil || sel.String() != registration.ArgoCDSecretTypeLabel+"="+registration.ArgoCDSecretTypeValue {
 				t.Errorf("watch %v: Secrets in %s selected by %v, want only Argo CD cluster Secrets", watch, ns, sel)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // Registration is one Argo CD cluster Secret the registrar owns, as a
@@ -56,9 +56,9 @@ func FromSecret(s *corev1.Secret, now time.Time) Registration {
 		VCluster:          s.Labels[api.SourceNamespaceLabel] + "/" + s.Labels[api.SourceNameLabel],
 		ArgoCDNamespace:   s.Namespace,
 		Secret:            s.Name,
-		Cluster:           string(s.Data[reconcile.ArgoCDNameKey]),
-		Server:            string(s.Data[reconcile.ArgoCDServerKey]),
-		Project:           string(s.Data[reconcile.ArgoCDProjectKey]),
+		Cluster:           string(s.Data[registration.ArgoCDNameKey]),
+		Server:            string(s.Data[registration.ArgoCDServerKey]),
+		Project:           string(s.Data[registration.ArgoCDProjectKey]),
 		Identity:          a[api.IdentityAnnotation],
 		Connection:        a[api.ConnectionStateAnnotation],
 		ConnectionSince:   parseTime(a[api.ConnectionSinceAnnotation]),

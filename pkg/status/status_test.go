@@ -11,18 +11,18 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/registrar-dev/registrar/pkg/api"
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 var now = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 
-// registration is a Secret as the registrar writes it, credentials
+// registered is a Secret as the registrar writes it, credentials
 // included, with annotations set on top.
-func registration(name string, annotations map[string]string) *corev1.Secret {
+func registered(name string, annotations map[string]string) *corev1.Secret {
 	s := &corev1.Secret{Data: map[string][]byte{
-		reconcile.ArgoCDNameKey:   []byte("team-a-" + name),
-		reconcile.ArgoCDServerKey: []byte("https://" + name + ".team-a.svc"),
-		reconcile.ArgoCDConfigKey: []byte(`{"bearerToken":"TOKEN-VALUE","tlsClientConfig":{"keyData":"S0VZLVZBTFVF"}}`),
+		registration.ArgoCDNameKey:   []byte("team-a-" + name),
+		registration.ArgoCDServerKey: []byte("https://" + name + ".team-a.svc"),
+		registration.ArgoCDConfigKey: []byte(`{"bearerToken":"TOKEN-VALUE","tlsClientConfig":{"keyData":"S0VZLVZBTFVF"}}`),
 	}}
 	s.Namespace, s.Name = "argocd", "vcluster-team-a-"+name+"-1a2b3c4d"
 	s.Labels = map[string]string{
@@ -52,7 +52,7 @@ func TestHealthByConnectionStateAndCredentials(t *testing.T) {
 		{"expired", map[string]string{api.ConnectionStateAnnotation: api.ConnectionSuccessful,
 			api.CredentialsNotAfterAnnotation: "2026-12-05T12:00:00Z"}, "credentials expired at 2026-12-05T12:00:00Z"},
 	} {
-		r := FromSecret(registration(tc.name, tc.annotations), now)
+		r := FromSecret(registered(tc.name, tc.annotations), now)
 		if r.Unhealthy != tc.unhealthy {
 			t.Errorf("%s: unhealthy %q, want %q", tc.name, r.Unhealthy, tc.unhealthy)
 		}
@@ -60,7 +60,7 @@ func TestHealthByConnectionStateAndCredentials(t *testing.T) {
 		if tc.unhealthy != "" {
 			want = 1
 		}
-		if got := ExitCode([]Registration{FromSecret(registration("ok", nil), now), r}); got != want {
+		if got := ExitCode([]Registration{FromSecret(registered("ok", nil), now), r}); got != want {
 			t.Errorf("%s: exit code %d, want %d", tc.name, got, want)
 		}
 	}
@@ -71,14 +71,14 @@ func TestHealthByConnectionStateAndCredentials(t *testing.T) {
 
 func TestTableLineSaysWhatTheControllerRecorded(t *testing.T) {
 	regs := []Registration{
-		FromSecret(registration("sandbox", map[string]string{
+		FromSecret(registered("sandbox", map[string]string{
 			api.ConnectionStateAnnotation:     api.ConnectionFailed,
 			api.ConnectionSinceAnnotation:     "2026-12-05T09:00:00Z",
 			api.ConnectionMessageAnnotation:   "cannot connect: connection refused",
 			api.CredentialsNotAfterAnnotation: "2027-12-05T09:00:00Z",
 			api.IdentityAnnotation:            api.IdentityServiceAccount,
 		}), now),
-		FromSecret(registration("ci", nil), now),
+		FromSecret(registered("ci", nil), now),
 	}
 	for _, tc := range []struct {
 		format string
@@ -118,7 +118,7 @@ func TestTableLineSaysWhatTheControllerRecorded(t *testing.T) {
 }
 
 func TestYAMLAndJSONCarryNoCredential(t *testing.T) {
-	regs := []Registration{FromSecret(registration("sandbox", map[string]string{
+	regs := []Registration{FromSecret(registered("sandbox", map[string]string{
 		api.ConnectionStateAnnotation: api.ConnectionSuccessful,
 		api.ConnectionSinceAnnotation: "2026-12-05T09:00:00Z",
 	}), now)}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // baselineMode is the first argument that turns this program into the
@@ -104,7 +105,7 @@ func runBaseline(args []string) int {
 		Recorder:  mgr.GetEventRecorder("registrar"),
 		Options: reconcile.Options{
 			ArgoCDNamespaces: []string{*argocd},
-			ClusterName:      template.Must(template.New("cluster-name").Option("missingkey=error").Parse(reconcile.DefaultClusterNameTemplate)),
+			ClusterName:      template.Must(template.New("cluster-name").Option("missingkey=error").Parse(registration.DefaultClusterNameTemplate)),
 		},
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: *concurrency}); err != nil {

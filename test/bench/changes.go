@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // burst is scenario 3; the fleet it creates stays for scenario 6.
@@ -88,7 +88,7 @@ func (b *bench) rotation(f *fleet) error {
 				marker = base64.StdEncoding.EncodeToString(vc.PKI.CACert)
 			}
 			at, ok := b.tr.waitData(b.ctx, names[i], 30*time.Second, func(s *corev1.Secret) bool {
-				return strings.Contains(string(s.Data[reconcile.ArgoCDConfigKey]), marker)
+				return strings.Contains(string(s.Data[registration.ArgoCDConfigKey]), marker)
 			})
 			if !ok {
 				return fmt.Errorf("rotation (%s) of %s not registered within 30 s", what, f.vcs[i].Namespace)

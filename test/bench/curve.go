@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // curveArgoCD is the Argo CD namespace of the registrar of scenario 8.
@@ -103,7 +103,7 @@ func (b *bench) curvePoint(kind string, n int) error {
 		}
 		marker := base64.StdEncoding.EncodeToString(vc.ClientCertificate())
 		at, ok := tr.waitData(b.ctx, names[i], 30*time.Second, func(s *corev1.Secret) bool {
-			return strings.Contains(string(s.Data[reconcile.ArgoCDConfigKey]), marker)
+			return strings.Contains(string(s.Data[registration.ArgoCDConfigKey]), marker)
 		})
 		if !ok {
 			return fmt.Errorf("rotation of %s not registered within 30 s", vc.Namespace)

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -61,7 +61,7 @@ func (f *fleet) namespaces() []string {
 func (f *fleet) registrations() []string {
 	out := make([]string, len(f.vcs))
 	for i, vc := range f.vcs {
-		out[i] = reconcile.SecretName(vc.Namespace, vc.Name)
+		out[i] = registration.SecretName(vc.Namespace, vc.Name)
 	}
 	return out
 }

@@ -28,7 +28,7 @@
 // Scenarios:
 //
 //  1. plain client: N Argo CD-sized cluster Secrets (built by
-//     reconcile.Build) created with 1 and with -workers concurrent writers,
+//     registration.Build) created with 1 and with -workers concurrent writers,
 //     the yardstick of every ratio; and with -workers writers each Secret
 //     followed by its Event, the floor of a registration and its event.
 //  2. cold start: N ready vclusters exist; time from the registrar's process

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
 // memory is scenario 6, with the naive baseline beside the registrar.
@@ -309,7 +309,7 @@ func (b *bench) unlabelledRotation(f *fleet, unrelated int) (int, error) {
 		var lat []time.Duration
 		for _, i := range idx {
 			at, ok := tr.waitData(b.ctx, names[i], max(time.Until(deadline), 0), func(s *corev1.Secret) bool {
-				return strings.Contains(string(s.Data[reconcile.ArgoCDConfigKey]), markers[i])
+				return strings.Contains(string(s.Data[registration.ArgoCDConfigKey]), markers[i])
 			})
 			if ok {
 				lat = append(lat, at.Sub(started[i]))

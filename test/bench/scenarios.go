@@ -15,7 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -253,9 +253,9 @@ func (b *bench) clusterSecret(namespace string) (*corev1.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl := template.Must(template.New("name").Parse(reconcile.DefaultClusterNameTemplate))
-	return reconcile.Build(reconcile.Sources{Workload: vc.StatefulSet(), Kind: "StatefulSet", Service: vc.Service(), KubeconfigSecret: ks},
-		reconcile.BuildOptions{ArgoCDNamespace: namespace, ClusterName: tmpl})
+	tmpl := template.Must(template.New("name").Parse(registration.DefaultClusterNameTemplate))
+	return registration.Build(registration.Sources{Workload: vc.StatefulSet(), Kind: "StatefulSet", Service: vc.Service(), KubeconfigSecret: ks},
+		registration.BuildOptions{ArgoCDNamespace: namespace, ClusterName: tmpl})
 }
 
 // note records where the time of a phase went: the wall time, the CPU

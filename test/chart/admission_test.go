@@ -26,15 +26,19 @@ import (
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
-// registrarAnnotations are the values of every expression of pkg/api and
-// pkg/reconcile spelt Prefix + "..." (api.Prefix + "..." outside pkg/api):
+// registrarAnnotations are the values of every expression of pkg/ spelt
+// Prefix + "..." (api.Prefix + "..." outside pkg/api):
 // the annotation (and label) keys the registrar defines, those later
 // features add included, without a list kept by hand.
 func registrarAnnotations(t *testing.T) []string {
 	t.Helper()
 	var keys []string
 	var files []string
-	for _, dir := range []string{"../../pkg/api", "../../pkg/reconcile"} {
+	dirs, err := filepath.Glob("../../pkg/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
 		matches, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +84,7 @@ func registrarAnnotations(t *testing.T) []string {
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 	if len(keys) < 9 {
-		t.Fatalf("found %d registrar.dev/ keys in pkg/api and pkg/reconcile (%v); the parse missed some", len(keys), keys)
+		t.Fatalf("found %d registrar.dev/ keys in pkg/ (%v); the parse missed some", len(keys), keys)
 	}
 	return keys
 }
@@ -266,7 +270,7 @@ func TestAdmissionGuardRefusesTenantsTheRegistrarAnnotations(t *testing.T) {
 
 // The guard needs ValidatingAdmissionPolicy v1 (Kubernetes 1.30): below
 // it the chart fails, saying so; it renders nothing unless enabled, and
-// guards the prefix of pkg/reconcile's keys.
+// guards the prefix of the registrar's keys.
 func TestAdmissionGuardNeedsKubernetes130(t *testing.T) {
 	r := release{name: "registrar", namespace: "argocd", set: []string{"admissionGuard.enabled=true"}}
 	_, err := helmRun(append(r.args("template"), "--kube-version", "1.29.9")...)

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -157,8 +157,8 @@ func (in *installed) followsRotation(vc *fixture.VCluster) {
 	want := base64.StdEncoding.EncodeToString(vc.ClientCertificate())
 	in.eventually("the rotation of "+vc.Namespace+"/"+vc.Name+" is registered", func() bool {
 		var s corev1.Secret
-		err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: in.argocd, Name: reconcile.SecretName(vc.Namespace, vc.Name)}, &s)
-		return err == nil && strings.Contains(string(s.Data[reconcile.ArgoCDConfigKey]), want)
+		err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: in.argocd, Name: registration.SecretName(vc.Namespace, vc.Name)}, &s)
+		return err == nil && strings.Contains(string(s.Data[registration.ArgoCDConfigKey]), want)
 	})
 }
 
@@ -170,7 +170,7 @@ func (in *installed) registered(ns, name string) bool {
 func (in *installed) registeredIn(argocd, ns, name string) bool {
 	in.t.Helper()
 	var s corev1.Secret
-	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: argocd, Name: reconcile.SecretName(ns, name)}, &s)
+	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: argocd, Name: registration.SecretName(ns, name)}, &s)
 	if err != nil && !apierrors.IsNotFound(err) {
 		in.t.Fatal(err)
 	}
@@ -368,7 +368,7 @@ func TestRBACTwoArgoCDNamespaces(t *testing.T) {
 		return c.Create(ctx, secret(unlisted, "planted"))
 	})
 	in.forbidden("listing Secrets in an unlisted Argo CD namespace", func(c client.Client) error {
-		return c.List(ctx, &corev1.SecretList{}, client.InNamespace(unlisted), client.MatchingLabels{reconcile.ArgoCDSecretTypeLabel: "cluster"})
+		return c.List(ctx, &corev1.SecretList{}, client.InNamespace(unlisted), client.MatchingLabels{registration.ArgoCDSecretTypeLabel: "cluster"})
 	})
 	in.forbidden("reading a Secret in an unlisted Argo CD namespace", func(c client.Client) error {
 		var s corev1.Secret

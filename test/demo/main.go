@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -86,7 +86,7 @@ func run(registrar, assets string) error {
 	}
 	defer func() { _ = reg.Stop() }()
 
-	key := client.ObjectKey{Namespace: "argocd", Name: reconcile.SecretName(ns, name)}
+	key := client.ObjectKey{Namespace: "argocd", Name: registration.SecretName(ns, name)}
 	var registered corev1.Secret
 	start := time.Now()
 	err = fixture.Poll(ctx, "the vcluster is registered", func(ctx context.Context) (bool, string, error) {
@@ -161,7 +161,7 @@ func run(registrar, assets string) error {
 // redacted renders the Secret as YAML with every credential replaced by its size.
 func redacted(s *corev1.Secret) (string, error) {
 	var cfg map[string]any
-	if err := json.Unmarshal(s.Data[reconcile.ArgoCDConfigKey], &cfg); err != nil {
+	if err := json.Unmarshal(s.Data[registration.ArgoCDConfigKey], &cfg); err != nil {
 		return "", err
 	}
 	if tls, ok := cfg["tlsClientConfig"].(map[string]any); ok {
@@ -178,7 +178,7 @@ func redacted(s *corev1.Secret) (string, error) {
 	for k, v := range s.Data {
 		stringData[k] = string(v)
 	}
-	stringData[reconcile.ArgoCDConfigKey] = cfg
+	stringData[registration.ArgoCDConfigKey] = cfg
 	view := map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
 		"metadata": map[string]any{

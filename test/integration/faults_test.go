@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -98,7 +98,7 @@ func TestKillMidBurstThenRestart(t *testing.T) {
 			t.Errorf("%s registered twice", src)
 		}
 		seen[src] = true
-		if s.Name != reconcile.SecretName(s.Labels[api.SourceNamespaceLabel], s.Labels[api.SourceNameLabel]) {
+		if s.Name != registration.SecretName(s.Labels[api.SourceNamespaceLabel], s.Labels[api.SourceNameLabel]) {
 			t.Errorf("Secret %s does not carry its source's name", s.Name)
 		}
 	}

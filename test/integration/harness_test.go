@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -248,7 +249,7 @@ func (e *env) registration(ns, name string) *corev1.Secret {
 func (e *env) registrationIn(argocd, ns, name string) *corev1.Secret {
 	e.t.Helper()
 	var s corev1.Secret
-	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: argocd, Name: reconcile.SecretName(ns, name)}, &s)
+	err := k8sClient.Get(context.Background(), types.NamespacedName{Namespace: argocd, Name: registration.SecretName(ns, name)}, &s)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -345,7 +346,7 @@ func wantAnnotation(t *testing.T, s *corev1.Secret, key, want string) {
 
 func configOf(t *testing.T, s *corev1.Secret) string {
 	t.Helper()
-	return string(s.Data[reconcile.ArgoCDConfigKey])
+	return string(s.Data[registration.ArgoCDConfigKey])
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

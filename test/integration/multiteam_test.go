@@ -17,6 +17,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -315,7 +316,7 @@ func TestCollisionCheckedPerArgoCDInstance(t *testing.T) {
 // Argo CD's tracking label and annotation are never copied, even when the
 // propagation flags list them.
 func TestTrackingLabelsNeverCopied(t *testing.T) {
-	tracking := []string{reconcile.ArgoCDTrackingLabel, reconcile.ArgoCDTrackingAnnotation}
+	tracking := []string{registration.ArgoCDTrackingLabel, registration.ArgoCDTrackingAnnotation}
 	e := newEnv(t, func(o *reconcile.Options) {
 		o.PropagateLabels = append([]string{"env"}, tracking...)
 		o.PropagateNamespaceLabels = append([]string{"team"}, tracking...)
@@ -325,12 +326,12 @@ func TestTrackingLabelsNeverCopied(t *testing.T) {
 	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
 	e.update(nsObj, func() {
 		nsObj.Labels["team"] = "f"
-		nsObj.Labels[reconcile.ArgoCDTrackingLabel] = "team-namespaces"
+		nsObj.Labels[registration.ArgoCDTrackingLabel] = "team-namespaces"
 	})
 	// As Argo CD leaves a vcluster that an Application installed.
 	e.newVCluster(ns, "tracked",
-		fixture.Labels(map[string]string{"env": "staging", reconcile.ArgoCDTrackingLabel: "vclusters"}),
-		fixture.Annotations(map[string]string{"example.com/owner": "f", reconcile.ArgoCDTrackingAnnotation: "vclusters:apps/StatefulSet:" + ns + "/tracked"}))
+		fixture.Labels(map[string]string{"env": "staging", registration.ArgoCDTrackingLabel: "vclusters"}),
+		fixture.Annotations(map[string]string{"example.com/owner": "f", registration.ArgoCDTrackingAnnotation: "vclusters:apps/StatefulSet:" + ns + "/tracked"}))
 	s := e.eventuallyRegistered(ns, "tracked")
 	if s.Labels["env"] != "staging" || s.Labels["team"] != "f" || s.Annotations["example.com/owner"] != "f" {
 		t.Errorf("listed keys not propagated: labels %v, annotations %v", s.Labels, s.Annotations)

@@ -29,6 +29,7 @@ import (
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/oneshot"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
@@ -65,7 +66,7 @@ func (r oneRun) wantLine(t *testing.T, argocd, ns, name string, decision reconci
 	f := r.line(t, ns, name)
 	secret := "-"
 	if server != "-" {
-		secret = argocd + "/" + reconcile.SecretName(ns, name)
+		secret = argocd + "/" + registration.SecretName(ns, name)
 	}
 	if f[1] != string(decision) || f[2] != secret || f[3] != server {
 		t.Errorf("line %q: want %s %s %s", strings.Join(f, " "), decision, secret, server)
@@ -173,7 +174,7 @@ func TestSyncRegistersPrunesAndExitsWithTheRightStatus(t *testing.T) {
 	run.wantLine(t, e.argocd, ns, "alpha", reconcile.DecisionRegister, server("alpha"), "no registration yet")
 	run.wantLine(t, e.argocd, ns, "beta", reconcile.DecisionRegister, server("beta"), "no registration yet")
 	for _, name := range []string{"alpha", "beta"} {
-		if s := e.registration(ns, name); s == nil || string(s.Data[reconcile.ArgoCDServerKey]) != server(name) {
+		if s := e.registration(ns, name); s == nil || string(s.Data[registration.ArgoCDServerKey]) != server(name) {
 			t.Fatalf("%s is not registered at %s after one pass: %v", name, server(name), s)
 		}
 	}
@@ -377,13 +378,13 @@ func TestPlanWritesNothingAndSaysWhatAPassWouldDo(t *testing.T) {
 			t.Fatal(err)
 		}
 		names = append(names, s.Name)
-		if s.StringData[reconcile.ArgoCDServerKey] == "" || !strings.Contains(s.StringData[reconcile.ArgoCDConfigKey], oneshot.Redacted) {
+		if s.StringData[registration.ArgoCDServerKey] == "" || !strings.Contains(s.StringData[registration.ArgoCDConfigKey], oneshot.Redacted) {
 			t.Errorf("Secret %s: server %q, config %q: want the server shown and the credentials redacted",
-				s.Name, s.StringData[reconcile.ArgoCDServerKey], s.StringData[reconcile.ArgoCDConfigKey])
+				s.Name, s.StringData[registration.ArgoCDServerKey], s.StringData[registration.ArgoCDConfigKey])
 		}
 	}
 	slices.Sort(names)
-	if want := []string{reconcile.SecretName(ns, "changed"), reconcile.SecretName(ns, "fresh")}; !slices.Equal(names, want) {
+	if want := []string{registration.SecretName(ns, "changed"), registration.SecretName(ns, "fresh")}; !slices.Equal(names, want) {
 		t.Errorf("-o yaml printed Secrets %v, want %v (the register and the update)", names, want)
 	}
 	kubeconfig := e.kubeconfigSecret(fresh)

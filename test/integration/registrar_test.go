@@ -14,6 +14,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -30,7 +31,7 @@ func TestRegistersVClusterOnceReady(t *testing.T) {
 	if got, want := string(s.Data["server"]), "https://sandbox."+ns+".svc"; got != want {
 		t.Errorf("server = %q, want %q", got, want)
 	}
-	if s.Labels[reconcile.ArgoCDSecretTypeLabel] != "cluster" {
+	if s.Labels[registration.ArgoCDSecretTypeLabel] != "cluster" {
 		t.Errorf("labels = %v", s.Labels)
 	}
 	note := e.eventuallyEvent(sts, api.ReasonRegistered)
@@ -147,8 +148,8 @@ func TestLeavesForeignSecretUntouched(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	foreign := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: reconcile.SecretName(ns, "sandbox"), Namespace: e.argocd,
-			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"},
+			Name: registration.SecretName(ns, "sandbox"), Namespace: e.argocd,
+			Labels: map[string]string{registration.ArgoCDSecretTypeLabel: "cluster"},
 		},
 		StringData: map[string]string{"name": "hand-made", "server": "https://elsewhere"},
 	}

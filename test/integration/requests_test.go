@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -37,7 +37,7 @@ func TestRefusedRegistrationIsRetriedWhenTheForeignSecretChanges(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	foreign := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "hand-made", Namespace: e.argocd,
-			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"}},
+			Labels: map[string]string{registration.ArgoCDSecretTypeLabel: "cluster"}},
 		StringData: map[string]string{"name": "by-hand", "server": "https://sandbox." + ns + ".svc"},
 	}
 	e.create(foreign)
@@ -59,8 +59,8 @@ func TestRefusedRegistrationIsRetriedWhenTheForeignSecretIsDeleted(t *testing.T)
 	e, ns := newEnvIn(t, "vc")
 	foreign := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: reconcile.SecretName(ns, "sandbox"), Namespace: e.argocd,
-			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"},
+			Name: registration.SecretName(ns, "sandbox"), Namespace: e.argocd,
+			Labels: map[string]string{registration.ArgoCDSecretTypeLabel: "cluster"},
 		},
 		StringData: map[string]string{"name": "hand-made", "server": "https://elsewhere"},
 	}
@@ -93,8 +93,8 @@ func TestRefusedClusterNameIsRetriedWhenItsHolderLetsGo(t *testing.T) {
 	sts := first.StatefulSet()
 	e.update(sts, func() { sts.Annotations = map[string]string{api.ClusterNameAnnotation: "staging"} })
 	s := e.eventuallyRegistered(ns, "second")
-	if string(s.Data[reconcile.ArgoCDNameKey]) != "prod" {
-		t.Errorf("second registered as %q, want prod", s.Data[reconcile.ArgoCDNameKey])
+	if string(s.Data[registration.ArgoCDNameKey]) != "prod" {
+		t.Errorf("second registered as %q, want prod", s.Data[registration.ArgoCDNameKey])
 	}
 	var list corev1.SecretList
 	if err := k8sClient.List(context.Background(), &list, client.InNamespace(e.argocd)); err != nil {

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/registrar-dev/registrar/pkg/api"
-	"github.com/registrar-dev/registrar/pkg/reconcile"
+	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/test/fixture"
 )
 
@@ -57,7 +57,7 @@ func TestServerOfAForeignRegistrationIsNotTaken(t *testing.T) {
 	e, ns := newEnvIn(t, "vc")
 	e.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "hand-made", Namespace: e.argocd,
-			Labels: map[string]string{reconcile.ArgoCDSecretTypeLabel: "cluster"}},
+			Labels: map[string]string{registration.ArgoCDSecretTypeLabel: "cluster"}},
 		StringData: map[string]string{"name": "by-hand", "server": "https://sandbox." + ns + ".svc/"},
 	})
 	vc := e.newVCluster(ns, "sandbox")

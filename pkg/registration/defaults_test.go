@@ -1,4 +1,4 @@
-package reconcile
+package registration
 
 import (
 	"strings"
@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // teamNamespace is the vcluster's Namespace "vcluster-sandbox" with
@@ -56,14 +57,7 @@ func TestBadNamespaceDefaultNamesTheNamespace(t *testing.T) {
 		src, vc := sources(t)
 		src.Namespace = teamNamespace(map[string]string{key: value}, nil)
 		_, err := Build(src, opts)
-		ie, ok := api.AsInputError(err)
-		if !ok || ie.Reason != api.ReasonBadAnnotation {
-			t.Fatalf("%s=%q on the Namespace: %v, want %s", key, value, err, api.ReasonBadAnnotation)
-		}
-		if want := "annotation " + key + " on Namespace vcluster-sandbox must be"; !strings.Contains(ie.Message, want) {
-			t.Errorf("message %q does not say %q", ie.Message, want)
-		}
-		assertNoSecretMaterial(t, ie.Message, vc)
+		fixture.WantInputError(t, err, api.ReasonBadAnnotation, "annotation "+key+" on Namespace vcluster-sandbox must be", vc)
 	}
 }
 
@@ -191,7 +185,7 @@ func TestArgoCDNamespaceChoice(t *testing.T) {
 			src, _ := sources(t)
 			src.Workload.SetAnnotations(tc.workload)
 			src.Namespace = teamNamespace(tc.namespace, nil)
-			got, err := argocdNamespace(src, allowed)
+			got, err := ArgoCDNamespace(src, allowed)
 			if tc.err != "" {
 				ie, ok := api.AsInputError(err)
 				if !ok || ie.Reason != api.ReasonBadAnnotation || !strings.Contains(ie.Message, tc.err) {

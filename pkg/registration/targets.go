@@ -1,4 +1,4 @@
-package reconcile
+package registration
 
 import (
 	"slices"
@@ -7,12 +7,12 @@ import (
 	"github.com/registrar-dev/registrar/pkg/api"
 )
 
-// argocdNamespace is the namespace of the Argo CD instance a vcluster is
+// ArgoCDNamespace is the namespace of the Argo CD instance a vcluster is
 // registered in: the one api.ArgoCDNamespaceAnnotation names (on the workload,
 // else on its Namespace), which must be one of allowed, else allowed[0].
 // A name outside allowed is bad input, not a reason to write anywhere:
 // the registrar caches, and may write, only the allowed namespaces.
-func argocdNamespace(src Sources, allowed []string) (string, error) {
+func ArgoCDNamespace(src Sources, allowed []string) (string, error) {
 	s, ok := src.setting(api.ArgoCDNamespaceAnnotation)
 	if !ok {
 		return allowed[0], nil

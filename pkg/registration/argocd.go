@@ -1,11 +1,10 @@
-// Package reconcile registers vclusters of a host cluster in Argo CD.
-//
-// From each vcluster's workload (a StatefulSet, or a Deployment when the
-// vcluster has no persistence), its Service and its kubeconfig Secret, it
-// builds an Argo CD declarative cluster Secret whose server is the vcluster's
-// private service DNS name, applies it, and removes it once the vcluster is
-// definitely gone.
-package reconcile
+package registration
+
+import (
+	"encoding/json"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Argo CD's declarative cluster Secret: the label that makes Argo CD read a
 // Secret as a cluster (common.LabelKeySecretType and common.LabelValueSecretTypeCluster
@@ -61,3 +60,30 @@ const (
 	ManagerRole           = "argocd-manager-role"
 	ManagerRoleBinding    = "argocd-manager-role-binding"
 )
+
+// ClusterConfig is the subset of Argo CD's ClusterConfig
+// (pkg/apis/application/v1alpha1/types.go in argo-cd) the registrar writes,
+// with the same JSON names. It is declared here rather than imported because
+// importing Argo CD's API types grows the binary by some 80 MB; the tests
+// parse every Secret built here with Argo CD's own util/db code instead.
+type ClusterConfig struct {
+	BearerToken     string          `json:"bearerToken,omitempty"`
+	TLSClientConfig tlsClientConfig `json:"tlsClientConfig"`
+}
+
+// tlsClientConfig mirrors Argo CD's TLSClientConfig ([]byte encodes as base64
+// in both).
+type tlsClientConfig struct {
+	Insecure   bool   `json:"insecure"`
+	ServerName string `json:"serverName,omitempty"`
+	CAData     []byte `json:"caData,omitempty"`
+	CertData   []byte `json:"certData,omitempty"`
+	KeyData    []byte `json:"keyData,omitempty"`
+}
+
+// ConfigOf reads the config of an Argo CD cluster Secret.
+func ConfigOf(s *corev1.Secret) (ClusterConfig, error) {
+	var c ClusterConfig
+	err := json.Unmarshal(s.Data[ArgoCDConfigKey], &c)
+	return c, err
+}

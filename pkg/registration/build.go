@@ -1,4 +1,10 @@
-package reconcile
+// Package registration is the Argo CD side of a vcluster: the format of
+// Argo CD's declarative cluster Secret, and the pure Build that computes a
+// vcluster's registration from its host-cluster objects, with its name,
+// content hash, target Argo CD namespace, identity and credentials' expiry.
+// It holds no client: everything it decides, it decides from what it is
+// given, so the compiler keeps it pure.
+package registration
 
 import (
 	"bytes"
@@ -13,8 +19,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
@@ -24,7 +30,7 @@ import (
 type Sources struct {
 	// Workload is the vcluster's StatefulSet or Deployment; only its
 	// metadata is read.
-	Workload client.Object
+	Workload metav1.Object
 	// Kind is "StatefulSet" or "Deployment".
 	Kind string
 	// Namespace is the vcluster's Namespace: its annotations are defaults
@@ -48,7 +54,7 @@ type ServiceAccountToken struct {
 	RenewAfter time.Time
 	// Rotation is the value of api.RotateTokenAnnotation it was issued for.
 	Rotation string
-	// Scope is identityScope.String() of the bindings it was issued with.
+	// Scope is IdentityScope.String() of the bindings it was issued with.
 	Scope string
 }
 
@@ -85,26 +91,6 @@ type NameData struct {
 // which together are unique in the host cluster.
 const DefaultClusterNameTemplate = "{{.Namespace}}-{{.Name}}"
 
-// clusterConfig is the subset of Argo CD's ClusterConfig
-// (pkg/apis/application/v1alpha1/types.go in argo-cd) the registrar writes,
-// with the same JSON names. It is declared here rather than imported because
-// importing Argo CD's API types grows the binary by some 80 MB; the tests
-// parse every Secret built here with Argo CD's own util/db code instead.
-type clusterConfig struct {
-	BearerToken     string          `json:"bearerToken,omitempty"`
-	TLSClientConfig tlsClientConfig `json:"tlsClientConfig"`
-}
-
-// tlsClientConfig mirrors Argo CD's TLSClientConfig ([]byte encodes as base64
-// in both).
-type tlsClientConfig struct {
-	Insecure   bool   `json:"insecure"`
-	ServerName string `json:"serverName,omitempty"`
-	CAData     []byte `json:"caData,omitempty"`
-	CertData   []byte `json:"certData,omitempty"`
-	KeyData    []byte `json:"keyData,omitempty"`
-}
-
 // Build computes the Argo CD cluster Secret for a vcluster. It is a pure
 // function of its inputs; an *api.InputError says what in them is wrong.
 func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
@@ -114,12 +100,12 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 		return nil, api.InputErrorf(api.ReasonBadName,
 			"%s %s/%s: its name cannot be a label value (%s); rename the vcluster", src.Kind, ns, name, strings.Join(errs, "; "))
 	}
-	conn, err := connectionOf(src)
+	conn, err := ConnectionOf(src)
 	if err != nil {
 		return nil, err
 	}
 	server, creds := conn.Server, conn.Creds
-	identity, err := identityOf(src, opts.Identity)
+	identity, err := IdentityOf(src, opts.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +128,7 @@ func Build(src Sources, opts BuildOptions) (*corev1.Secret, error) {
 			src.Kind, ns, name, server, clusterName, api.ClusterNameAnnotation)
 	}
 
-	cfg := clusterConfig{TLSClientConfig: tlsClientConfig{
+	cfg := ClusterConfig{TLSClientConfig: tlsClientConfig{
 		ServerName: conn.ServerName,
 		CAData:     creds.CAData,
 		CertData:   creds.CertData,
@@ -306,7 +292,7 @@ func apiPort(svc *corev1.Service) (int32, bool) {
 	return 0, false
 }
 
-func renderClusterName(w client.Object, tmpl *template.Template) (string, error) {
+func renderClusterName(w metav1.Object, tmpl *template.Template) (string, error) {
 	if v, ok := w.GetAnnotations()[api.ClusterNameAnnotation]; ok {
 		if strings.TrimSpace(v) == "" {
 			return "", api.InputErrorf(api.ReasonBadAnnotation,

@@ -1,4 +1,4 @@
-package reconcile
+package registration
 
 import (
 	"encoding/base64"
@@ -61,7 +61,7 @@ func FuzzBuild(f *testing.F) {
 			}
 			return
 		}
-		var cfg clusterConfig
+		var cfg ClusterConfig
 		if err := json.Unmarshal(s.Data[ArgoCDConfigKey], &cfg); err != nil {
 			t.Fatalf("config is not JSON: %v", err)
 		}
