@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing with gremlins, in three passes:
+# Mutation testing with gremlins, in four passes:
 #
 #  1. integration: the files that hold the safety rules (the reconcile
 #     pipeline, deletion proof, collision and foreign-Secret checks, the
@@ -10,7 +10,9 @@
 #  2. unit: pkg/registration (the pure build) against its unit tests and
 #     fuzz seed corpus;
 #  3. unit: pkg/vcluster (kubeconfig parsing, credential refusals, workload
-#     marks) against its own unit tests and fuzz seeds.
+#     marks) against its own unit tests and fuzz seeds;
+#  4. unit: pkg/connection (the connection check and its classification)
+#     against its own unit tests, which connect to stand-ins on loopback.
 #
 # watch.go, secretwatch.go and metrics.go are in neither: their mutants
 # change which events arrive or what a scrape reports, which the
@@ -29,7 +31,7 @@ out=$(cd "$out" && pwd)
 
 # The files whose rules only the integration tests reach: the pipeline,
 # deletion proof, collision and foreign-Secret checks, the writes.
-safety_files='reconciler.go|apply.go|vcluster.go|credentials.go'
+safety_files='reconciler.go|apply.go|vcluster.go|credentials.go|build.go'
 # Left out of pass 1: the integration tests that launch the registrar
 # binary and take minutes, and the chart suite's tests.
 slow_tests='^Test(KillMidBurstThenRestart|RecoversFromAPIServerOutage|LeaderElectionFailover|ArgoCDConnectsToRegisteredVCluster|Lint|DefaultsDeployHardenedRegistrar|DefaultRBACIsExact|WatchNamespacesUseRoles|ValuesMapToFlags|LabelsAnnotationsAndScheduling|ServiceMonitorSelectsMetricsService|BadValuesAreRejected|RBACSufficesClusterWide|RBACWatchNamespacesConfinesSecrets|ManifestsApplyToAPIServer|StrictValidationRefusesUnknownFields)$'
@@ -58,3 +60,7 @@ echo "== pass 2: pkg/registration against its unit tests"
 echo
 echo "== pass 3: pkg/vcluster against its unit tests"
 "$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt -o "$out/vcluster.json" ./pkg/vcluster
+
+echo
+echo "== pass 4: pkg/connection against its unit tests"
+"$gremlins" unleash --workers 1 --timeout-coefficient 30 -S lt -o "$out/connection.json" ./pkg/connection

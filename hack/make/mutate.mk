@@ -9,5 +9,5 @@ GREMLINS := $(CACHE)/gremlins-$(GREMLINS_VERSION)/gremlins
 $(GREMLINS):
 	GOBIN="$(dir $(GREMLINS))" go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 
-mutate: testbins $(GREMLINS) ## Mutation testing of pkg/reconcile and pkg/vcluster against the unit and integration tests; prints kill rates and survivors.
+mutate: testbins $(GREMLINS) ## Mutation testing of pkg/reconcile, pkg/registration, pkg/vcluster and pkg/connection against the unit and integration tests; prints kill rates and survivors.
 	GREMLINS="$(GREMLINS)" hack/mutate.sh bin/mutate

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/registration"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
@@ -76,4 +77,20 @@ func (r *Reconciler) readFollowed(ctx context.Context, key types.NamespacedName,
 		}
 	}
 	return r.APIReader.Get(ctx, key, secret)
+}
+
+// readCredentials reads what the credentials come from into the sources.
+// When the very object the registrations were built from is gone, its
+// credentials are no longer the vcluster's to hand out.
+func (r *Reconciler) readCredentials(ctx context.Context, st *state) (bool, error) {
+	from, found, err := r.credentials().Read(ctx, &st.src)
+	if err != nil || found {
+		return err != nil, err
+	}
+	for _, s := range st.registrations {
+		if s.Annotations[api.KubeconfigSecretAnnotation] == from.Name {
+			return true, r.deregisterAll(ctx, st, fmt.Sprintf("its kubeconfig Secret %s was deleted", from))
+		}
+	}
+	return false, nil
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/connection"
 	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
@@ -33,8 +34,8 @@ type inside struct {
 // newInside connects to the vcluster as conn says. Close releases its
 // connections. Its REST mapping is fixed, so that it asks the vcluster for
 // no API discovery.
-func newInside(conn registration.Connection, dial DialFunc, timeout time.Duration) (*inside, error) {
-	cfg := restConfig(conn, dial, timeout)
+func newInside(conn registration.Connection, dial connection.DialFunc, timeout time.Duration) (*inside, error) {
+	cfg := connection.RestConfig(conn, dial, timeout)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building a client for the vcluster: %w", err)

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/connection"
 )
 
 // reconcilerMetrics are the metrics of one Reconciler, held by it.
@@ -65,7 +66,7 @@ func newReconcilerMetrics(reader client.Reader, namespaces []string) *reconciler
 	for _, c := range []struct {
 		vec    *prometheus.CounterVec
 		values []string
-	}{{m.errors, errorReasons}, {m.writes, WriteOperations}, {m.probeFailures, probeReasons}} {
+	}{{m.errors, errorReasons}, {m.writes, WriteOperations}, {m.probeFailures, connection.Reasons}} {
 		for _, v := range c.values {
 			c.vec.WithLabelValues(v)
 		}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/connection"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
 )
 
@@ -49,7 +50,7 @@ type prober struct {
 	timeout  time.Duration
 	grace    time.Duration
 	workers  int
-	dial     DialFunc
+	dial     connection.DialFunc
 	queue    workqueue.TypedDelayingInterface[types.NamespacedName]
 
 	mu sync.Mutex
@@ -204,16 +205,16 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 	// and a change is logged only.
 	w, _ := getWorkload(ctx, p.r.Client, vc)
 	next := wait.Jitter(p.interval, probeJitter)
-	var res probeResult
+	var res connection.Result
 	if why := vcluster.PausedBy(workloadObject(w)); why != "" {
 		// No probe traffic: the reconcile that sees it resume probes at
 		// once. Looking at the cache again each interval costs nothing.
-		res = probeResult{State: api.ConnectionPaused, Message: fmt.Sprintf(
+		res = connection.Result{State: api.ConnectionPaused, Message: fmt.Sprintf(
 			"the vcluster is paused (its %s is %s): its registration is kept, and probed as soon as it resumes", w.Kind, why)}
 	} else {
 		m := p.r.metrics()
 		start := time.Now()
-		res = probeRegistration(ctx, &s, p.dial, p.timeout)
+		res = connection.Probe(ctx, &s, p.dial, p.timeout)
 		if ctx.Err() != nil {
 			return // shutting down: the probe was cut short, not failed
 		}
@@ -242,7 +243,7 @@ func (p *prober) probe(ctx context.Context, key types.NamespacedName) {
 // starting vcluster shows, Failed once the failure outlasts it. A TLS or
 // credentials failure is reported at once: the registration's CA, server
 // name or credentials are wrong, and waiting mends none of them.
-func (p *prober) failed(key types.NamespacedName, res probeResult) (probeResult, int) {
+func (p *prober) failed(key types.NamespacedName, res connection.Result) (connection.Result, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	a := p.tracked[key]
@@ -250,7 +251,7 @@ func (p *prober) failed(key types.NamespacedName, res probeResult) (probeResult,
 		return res, 1
 	}
 	a.failures++
-	if res.Reason != probeTLS && res.Reason != probeCredentials && graced(a.since, time.Now(), p.grace) {
+	if !res.Permanent() && graced(a.since, time.Now(), p.grace) {
 		res.State = api.ConnectionPending
 		res.Message = fmt.Sprintf("not connected yet, checking again (a vcluster just registered, ready or resumed has %s to answer): %s",
 			p.grace, res.Message)
@@ -315,7 +316,7 @@ func (p *prober) forget(key types.NamespacedName) {
 // the registration says, and reports the change on the vcluster's
 // workload: a Warning on failure, a Normal on the first success and on
 // recovery. A steady state writes nothing and emits nothing.
-func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res probeResult) error {
+func (p *prober) record(ctx context.Context, s *corev1.Secret, w *workload, res connection.Result) error {
 	prevState := s.Annotations[api.ConnectionStateAnnotation]
 	if prevState == res.State && s.Annotations[api.ConnectionMessageAnnotation] == res.Message {
 		return nil

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"text/template"
@@ -15,9 +14,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/connection"
 	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
@@ -72,7 +70,7 @@ type Options struct {
 	// ProbeDialer dials the server of a registration; nil is the system
 	// resolver and a plain TCP dial. Tests use it to reach
 	// <service>.<namespace>.svc.
-	ProbeDialer DialFunc
+	ProbeDialer connection.DialFunc
 	// ExpiryWarning is how long before its credentials expire a
 	// registration is warned about (DefaultExpiryWarning when 0).
 	ExpiryWarning time.Duration
@@ -204,168 +202,6 @@ func (r *Reconciler) readRegistrations(ctx context.Context, st *state) (bool, er
 		}
 	}
 	return false, nil
-}
-
-// readWorkload reads the vcluster's workload from the cache. When the cache
-// does not hold it, its registrations are removed once the API server
-// confirms that it is gone: the cache holds only labelled workloads, so
-// its absence alone proves nothing.
-func (r *Reconciler) readWorkload(ctx context.Context, st *state) (bool, error) {
-	w, err := getWorkload(ctx, r.Client, st.key)
-	if err != nil {
-		return true, err
-	}
-	if w != nil {
-		st.workload = w
-		st.src = registration.Sources{Workload: w.Object, Kind: w.Kind}
-		return false, nil
-	}
-	r.watches.release(st.key)
-	if len(st.registrations) == 0 {
-		return true, nil
-	}
-	live, err := getLiveState(ctx, r.APIReader, st.key)
-	if err != nil {
-		return true, err
-	}
-	switch live {
-	case liveVCluster:
-		// The cache lags behind the API server; look again shortly.
-		st.result.RequeueAfter = cacheLagRequeue
-		return true, nil
-	case liveOther:
-		// A workload whose vcluster labels were removed keeps its
-		// registration until it is deleted or opted out: only NotFound is
-		// proof that the vcluster is gone.
-		log.FromContext(ctx).Info("workload is no longer labelled as a vcluster; keeping its registration until it is deleted")
-		for _, s := range st.registrations {
-			st.decide(DecisionSkip, s, "the workload is no longer labelled as a vcluster; its registration is kept until it is deleted")
-		}
-		return true, nil
-	}
-	return true, r.deregisterAll(ctx, st, fmt.Sprintf("vcluster %s was deleted", st.key))
-}
-
-// checkTrust ends the reconcile of a vcluster that may not be registered,
-// removing any registration it has, or that is not ready for a first one.
-func (r *Reconciler) checkTrust(ctx context.Context, st *state) (bool, error) {
-	w := st.workload
-	var ns corev1.Namespace
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: st.key.Namespace}, &ns); err != nil {
-		return true, fmt.Errorf("reading namespace %s: %w", st.key.Namespace, err)
-	}
-	st.src.Namespace = &ns
-	if trusted, why := r.namespaceTrusted(&ns); !trusted {
-		if len(st.registrations) == 0 && ns.Annotations[api.IgnoreAnnotation] != "true" {
-			// Anyone who can create a StatefulSet, Service and Secret can
-			// make something that looks like a vcluster: say why it is not
-			// registered, so a real one is not silently missing.
-			r.Recorder.Eventf(w.Object, nil, corev1.EventTypeWarning, api.ReasonUntrusted, "Register",
-				"not registered: %s", why)
-		}
-		if len(st.registrations) == 0 {
-			st.skip("%s", why)
-		}
-		return true, r.optedOut(ctx, st, why)
-	}
-	if w.GetAnnotations()[api.IgnoreAnnotation] == "true" {
-		why := fmt.Sprintf("%s %s is annotated %s=true", w.Kind, st.key, api.IgnoreAnnotation)
-		if len(st.registrations) == 0 {
-			st.skip("%s", why)
-		}
-		return true, r.optedOut(ctx, st, why)
-	}
-	if !w.Ready && len(st.registrations) == 0 {
-		log.FromContext(ctx).V(1).Info("vcluster not ready yet, waiting", "kind", w.Kind)
-		st.skip("%s %s has no ready replica yet; it is registered once one is ready", w.Kind, st.key)
-		return true, nil
-	}
-	return false, nil
-}
-
-// readService reads the vcluster's Service, which may carry no labels.
-// A missing Service is Build's to report.
-func (r *Reconciler) readService(ctx context.Context, st *state) (bool, error) {
-	var svc corev1.Service
-	found, _, err := getCachedOrLive(ctx, r.Client, r.APIReader, st.key, &svc)
-	if err != nil {
-		return true, fmt.Errorf("reading Service %s: %w", st.key, err)
-	}
-	if found {
-		st.src.Service = &svc
-	}
-	return false, nil
-}
-
-// readCredentials reads what the credentials come from into the sources.
-// When the very object the registrations were built from is gone, its
-// credentials are no longer the vcluster's to hand out.
-func (r *Reconciler) readCredentials(ctx context.Context, st *state) (bool, error) {
-	from, found, err := r.credentials().Read(ctx, &st.src)
-	if err != nil || found {
-		return err != nil, err
-	}
-	for _, s := range st.registrations {
-		if s.Annotations[api.KubeconfigSecretAnnotation] == from.Name {
-			return true, r.deregisterAll(ctx, st, fmt.Sprintf("its kubeconfig Secret %s was deleted", from))
-		}
-	}
-	return false, nil
-}
-
-// build computes the desired registration for each target. Bad input is
-// terminal until it changes, which a watch will tell: say what is wrong,
-// keep any earlier registration, do not retry.
-func (r *Reconciler) build(ctx context.Context, st *state) (bool, error) {
-	targets, err := r.targets(st)
-	if err != nil {
-		return r.badInput(ctx, st, err)
-	}
-	for _, ns := range targets {
-		desired, err := registration.Build(st.src, registration.BuildOptions{
-			ArgoCDNamespace:          ns,
-			ClusterName:              r.Options.ClusterName,
-			PropagateLabels:          r.Options.PropagateLabels,
-			PropagateNamespaceLabels: r.Options.PropagateNamespaceLabels,
-			PropagateAnnotations:     r.Options.PropagateAnnotations,
-			Identity:                 r.Options.Identity,
-		})
-		if err != nil {
-			return r.badInput(ctx, st, err)
-		}
-		st.desired = append(st.desired, desired)
-	}
-	return false, nil
-}
-
-// badInput ends a reconcile on err: an api.InputError is reported once, as a
-// Warning event and a metric, and not retried; any other error is.
-func (r *Reconciler) badInput(ctx context.Context, st *state, err error) (bool, error) {
-	ie, ok := api.AsInputError(err)
-	if !ok {
-		return true, err
-	}
-	r.metrics().errors.WithLabelValues(ie.Reason).Inc()
-	r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, ie.Reason, "Register", "%s", ie.Message)
-	log.FromContext(ctx).Info("vcluster cannot be registered", "reason", ie.Reason, "error", ie.Message)
-	if len(st.registrations) == 0 {
-		st.decide(DecisionRefuse, nil, "%s: %s", ie.Reason, ie.Message)
-	}
-	for _, s := range st.registrations {
-		st.decide(DecisionRefuse, s, "%s: %s; the registration is kept as it is", ie.Reason, ie.Message)
-	}
-	return true, nil
-}
-
-// targets are the Argo CD namespaces the vcluster is to be registered in:
-// the one of Options.ArgoCDNamespaces it chooses by annotation, else the
-// first. A choice outside them is an api.InputError, and nothing is written.
-func (r *Reconciler) targets(st *state) ([]string, error) {
-	ns, err := registration.ArgoCDNamespace(st.src, r.Options.ArgoCDNamespaces)
-	if err != nil {
-		return nil, err
-	}
-	return []string{ns}, nil
 }
 
 // applyTargets writes each desired registration, then removes the

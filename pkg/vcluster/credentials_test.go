@@ -25,6 +25,20 @@ func TestReadCredentialsTakesTheKubeconfigThenTheKeysBesideIt(t *testing.T) {
 	}
 }
 
+// A kubeconfig without current-context means its only context, as kubectl
+// reads it; with two contexts it means neither.
+func TestReadCredentialsTakesTheOnlyContext(t *testing.T) {
+	vc, secret := fixture.Sandbox(t)
+	kc := strings.Replace(string(secret.Data[KubeconfigKey]), "current-context: vcluster_sandbox_vcluster-sandbox", "", 1)
+	secret.Data[KubeconfigKey] = []byte(kc)
+	if c, err := ReadCredentials(secret); err != nil || string(c.CertData) != string(vc.ClientCertificate()) {
+		t.Fatalf("one context, no current-context: %v", err)
+	}
+	secret.Data[KubeconfigKey] = []byte(strings.Replace(kc, "contexts:\n", "contexts:\n- name: other\n  context: {cluster: vcluster_sandbox_vcluster-sandbox, user: vcluster_sandbox_vcluster-sandbox}\n", 1))
+	_, err := ReadCredentials(secret)
+	fixture.WantInputError(t, err, api.ReasonBadKubeconfig, "no usable current-context", vc)
+}
+
 func TestReadCredentialsRefusesBadInput(t *testing.T) {
 	replace := func(old, replacement string) func(*corev1.Secret, *fixture.VCluster) {
 		return func(s *corev1.Secret, _ *fixture.VCluster) {

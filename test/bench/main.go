@@ -56,7 +56,7 @@
 //  9. connection probe (after 5, on its fleet; needs root): the registrar
 //     restarted in a private mount namespace whose /etc/hosts maps every
 //     service DNS name to one TLS front in this process that answers as
-//     each vcluster would (probe.go); the first round at the chart's
+//     each vcluster would (pkg/connection/probe.go); the first round at the chart's
 //     --connection-check-interval, writes and probes in a quiet window, and, labelled
 //     as tuned, a short interval that shows CPU per probe and per round.
 //

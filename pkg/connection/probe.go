@@ -1,4 +1,9 @@
-package reconcile
+// Package connection checks that a registration works: it connects to a
+// vcluster as Argo CD will, through the private service URL with TLS
+// verified, and classifies what it meets. It also builds the client
+// configuration the identity inside a vcluster connects with, making the
+// same choices. It knows nothing of the reconciler.
+package connection
 
 import (
 	"context"
@@ -23,8 +28,8 @@ import (
 // DialFunc dials a network address, as net.Dialer.DialContext does.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// probeResult is what one connection probe found.
-type probeResult struct {
+// Result is what one connection probe found.
+type Result struct {
 	// State is api.ConnectionSuccessful or api.ConnectionFailed; the prober
 	// reports a failure within a grace window as api.ConnectionPending.
 	State string
@@ -48,8 +53,8 @@ const (
 	probeHTTP        = "http"
 )
 
-// probeReasons are all of them, exported from the start at 0.
-var probeReasons = []string{probeDNS, probeTCP, probeTLS, probeCredentials, probeDiscovery, probeTimeout, probeHTTP}
+// Reasons are all of them, exported from the start at 0.
+var Reasons = []string{probeDNS, probeTCP, probeTLS, probeCredentials, probeDiscovery, probeTimeout, probeHTTP}
 
 // probePaths are requested in order: /version answers even an anonymous
 // client, and API discovery is what Argo CD needs next; a vcluster whose
@@ -57,14 +62,21 @@ var probeReasons = []string{probeDNS, probeTCP, probeTLS, probeCredentials, prob
 // still cannot be used.
 var probePaths = []string{"/version", "/api", "/apis"}
 
+// Permanent says whether a failure is one no starting vcluster shows (its
+// certificate does not verify, or its credentials are refused), which is
+// reported at once, never held as pending.
+func (r Result) Permanent() bool {
+	return r.Reason == probeTLS || r.Reason == probeCredentials
+}
+
 // maxProbeBody bounds what is read of an answer.
 const maxProbeBody = 4 << 20
 
-// probeRegistration connects to a vcluster exactly as Argo CD will with the
+// Probe connects to a vcluster exactly as Argo CD will with the
 // registration s: its server URL (resolved by dial, the system resolver in
 // the binary) and its tlsClientConfig and bearer token. It keeps no
 // connection afterwards, follows no redirect and uses no proxy.
-func probeRegistration(ctx context.Context, s *corev1.Secret, dial DialFunc, timeout time.Duration) probeResult {
+func Probe(ctx context.Context, s *corev1.Secret, dial DialFunc, timeout time.Duration) Result {
 	server := strings.TrimRight(string(s.Data[registration.ArgoCDServerKey]), "/")
 	cfg, err := registration.ConfigOf(s)
 	if err != nil {
@@ -135,20 +147,20 @@ func probeRegistration(ctx context.Context, s *corev1.Secret, dial DialFunc, tim
 	if version != "" {
 		msg += " (Kubernetes " + version + ")"
 	}
-	return probeResult{State: api.ConnectionSuccessful, Message: msg}
+	return Result{State: api.ConnectionSuccessful, Message: msg}
 }
 
-func failed(reason, msg string) probeResult {
-	return probeResult{State: api.ConnectionFailed, Reason: reason, Message: msg}
+func failed(reason, msg string) Result {
+	return Result{State: api.ConnectionFailed, Reason: reason, Message: msg}
 }
 
 // badStatus classifies an answer other than 200.
-func badStatus(resp *http.Response, path string) (probeResult, bool) {
+func badStatus(resp *http.Response, path string) (Result, bool) {
 	code := resp.StatusCode
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
 	case code == http.StatusOK:
-		return probeResult{}, false
+		return Result{}, false
 	case code == http.StatusUnauthorized:
 		return failed(probeCredentials, fmt.Sprintf(
 			"credentials rejected: GET %s answered %s; the vcluster does not accept the registration's client certificate or token (was it re-created? its kubeconfig Secret should say)", path, status)), true
@@ -168,7 +180,7 @@ func badStatus(resp *http.Response, path string) (probeResult, bool) {
 
 // classify turns a failed request into a reason and a message a platform
 // engineer can act on.
-func classify(err error, server, serverName string, timeout time.Duration) probeResult {
+func classify(err error, server, serverName string, timeout time.Duration) Result {
 	var (
 		dnsErr   *net.DNSError
 		hostErr  x509.HostnameError

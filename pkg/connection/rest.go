@@ -1,4 +1,4 @@
-package reconcile
+package connection
 
 import (
 	"net/http"
@@ -10,11 +10,11 @@ import (
 	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
-// restConfig is a client configuration for the vcluster that makes the
-// choices probeRegistration makes: the service URL resolved by dial (the
+// RestConfig is a client configuration for the vcluster that makes the
+// choices Probe makes: the service URL resolved by dial (the
 // system resolver when nil), the TLS server name verified against the CA,
 // no proxy, and each request bounded by timeout.
-func restConfig(c registration.Connection, dial DialFunc, timeout time.Duration) *rest.Config {
+func RestConfig(c registration.Connection, dial DialFunc, timeout time.Duration) *rest.Config {
 	cfg := &rest.Config{
 		Host: c.Server,
 		TLSClientConfig: rest.TLSClientConfig{

@@ -1,4 +1,4 @@
-package reconcile
+package connection
 
 import (
 	"context"
@@ -93,6 +93,14 @@ func dialTo(t *testing.T, addr, want string) DialFunc {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}
 }
+
+// sources are the host-cluster objects of a healthy vcluster.
+func sources(t *testing.T) (registration.Sources, *fixture.VCluster) {
+	vc, secret := fixture.Sandbox(t)
+	return registration.Sources{Workload: vc.StatefulSet(), Kind: "StatefulSet", Service: vc.Service(), KubeconfigSecret: secret}, vc
+}
+
+var opts = registration.BuildOptions{ArgoCDNamespace: "argocd"}
 
 // registrationOf builds the registration of vc as the registrar writes it.
 func registrationOf(t *testing.T, src registration.Sources) *corev1.Secret {
@@ -247,7 +255,7 @@ func TestProbeClassifiesWhatArgoCDWouldMeet(t *testing.T) {
 			if timeout == 0 {
 				timeout = 5 * time.Second
 			}
-			res := probeRegistration(context.Background(), registrationOf(t, src), dial, timeout)
+			res := Probe(context.Background(), registrationOf(t, src), dial, timeout)
 			if res.State != tc.state || res.Reason != tc.reason {
 				t.Fatalf("got %s (%s): %s; want %s (%s)", res.State, res.Reason, res.Message, tc.state, tc.reason)
 			}
@@ -279,7 +287,7 @@ func TestProbeSendsTheBearerTokenOfATokenRegistration(t *testing.T) {
 	for _, token := range []string{"wrong", server.token} {
 		cfg.BearerToken = token
 		reg.Data[registration.ArgoCDConfigKey], _ = json.Marshal(cfg)
-		res := probeRegistration(context.Background(), reg, dialTo(t, server.Listener.Addr().String(), "sandbox.vcluster-sandbox.svc:443"), 5*time.Second)
+		res := Probe(context.Background(), reg, dialTo(t, server.Listener.Addr().String(), "sandbox.vcluster-sandbox.svc:443"), 5*time.Second)
 		want := api.ConnectionFailed
 		if token == server.token {
 			want = api.ConnectionSuccessful
@@ -299,7 +307,7 @@ func TestProbeUsesNoProxyAndKeepsNoConnection(t *testing.T) {
 	// A proxy that does not exist: a probe going through it would fail.
 	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
 	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
-	res := probeRegistration(context.Background(), registrationOf(t, src),
+	res := Probe(context.Background(), registrationOf(t, src),
 		dialTo(t, server.Listener.Addr().String(), "sandbox.vcluster-sandbox.svc:443"), 5*time.Second)
 	if res.State != api.ConnectionSuccessful {
 		t.Fatalf("probe failed with a proxy in the environment: %s", res.Message)
