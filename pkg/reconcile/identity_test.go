@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,38 +55,6 @@ func TestRBACForScope(t *testing.T) {
 		}
 	}
 }
-
-func TestIdentityAndScopeFromAnnotations(t *testing.T) {
-	src, _ := sources(t)
-	if id, err := registration.IdentityOf(src, ""); err != nil || id != api.IdentityAdmin {
-		t.Errorf("default: %q %v", id, err)
-	}
-	if id, _ := registration.IdentityOf(src, api.IdentityServiceAccount); id != api.IdentityServiceAccount {
-		t.Errorf("--identity=serviceaccount: %q", id)
-	}
-	src.Namespace = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vcluster-sandbox",
-		Annotations: map[string]string{api.IdentityAnnotation: api.IdentityServiceAccount, api.IdentityClusterRoleAnnotation: "edit"}}}
-	if id, _ := registration.IdentityOf(src, api.IdentityAdmin); id != api.IdentityServiceAccount {
-		t.Errorf("Namespace annotation: %q", id)
-	}
-	src.Workload.SetAnnotations(map[string]string{api.IdentityAnnotation: api.IdentityAdmin, api.NamespacesAnnotation: "a, b"})
-	if id, _ := registration.IdentityOf(src, api.IdentityServiceAccount); id != api.IdentityAdmin {
-		t.Errorf("the workload's annotation wins: %q", id)
-	}
-	sc, err := registration.ScopeOf(src)
-	if err != nil || sc.String() != "namespaces:edit:a,b" {
-		t.Errorf("scope %q %v", sc.String(), err)
-	}
-	src.Workload.SetAnnotations(map[string]string{api.IdentityAnnotation: "sa"})
-	if _, err := registration.IdentityOf(src, ""); err == nil || !strings.Contains(err.Error(), `"serviceaccount"`) {
-		t.Errorf("bad value: %v", err)
-	}
-	src.Workload.SetAnnotations(map[string]string{api.IdentityClusterRoleAnnotation: "a/b"})
-	if _, err := registration.ScopeOf(src); err == nil {
-		t.Error("a ClusterRole name with a slash is accepted")
-	}
-}
-
 func TestRenewalDue(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	tok := &registration.ServiceAccountToken{Token: "t", RenewAfter: now.Add(time.Minute), Rotation: "1"}

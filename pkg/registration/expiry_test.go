@@ -55,6 +55,7 @@ func TestCredentialsNotAfterIsTheEarliestExpiry(t *testing.T) {
 		{"token with exp", vcluster.Credentials{Token: jwt(`{"exp":1798862645}`), CAData: certExpiring(t, later)}, time.Unix(1798862645, 0).UTC(), true},
 		{"token expiring after the CA", vcluster.Credentials{Token: jwt(`{"exp":4102444800}`), CAData: certExpiring(t, soon)}, soon, true},
 		{"token without exp is unknown, not healthy", vcluster.Credentials{Token: jwt(`{"sub":"system:serviceaccount:kube-system:argocd-manager"}`), CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"token with exp 0 is unknown", vcluster.Credentials{Token: jwt(`{"exp":0}`), CAData: certExpiring(t, later)}, time.Time{}, false},
 		{"opaque token is unknown", vcluster.Credentials{Token: "abcdef.0123456789abcdef", CAData: certExpiring(t, later)}, time.Time{}, false},
 		{"a token beside a client certificate is not what is used", vcluster.Credentials{CertData: certExpiring(t, soon), Token: "opaque"}, soon, true},
 		{"nothing to read", vcluster.Credentials{}, time.Time{}, false},
