@@ -54,7 +54,7 @@ const (
 )
 
 // Annotations a user sets on a vcluster's workload. IgnoreAnnotation, and
-// the keys listed in namespaceDefaults (defaults.go), may also be set on
+// the keys listed in namespaceDefaults (pkg/registration/defaults.go), may also be set on
 // the vcluster's Namespace.
 const (
 	// IgnoreAnnotation="true" opts a vcluster, or every vcluster of a

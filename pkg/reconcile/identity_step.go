@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/identity"
 	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
@@ -139,19 +140,19 @@ func (r *Reconciler) obtainIdentity(ctx context.Context, st *state) (bool, error
 // and, when renew is set or the ServiceAccount had to be re-created,
 // issues a token; tok is nil when none was issued.
 func (r *Reconciler) setUpIdentity(ctx context.Context, conn registration.Connection, scope registration.IdentityScope, rotation string, renew bool, now time.Time) (*registration.ServiceAccountToken, error) {
-	in, err := newInside(conn, r.Options.ProbeDialer, r.probeTimeout())
+	in, err := identity.Connect(conn, r.Options.ProbeDialer, r.probeTimeout())
 	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
-	saCreated, err := in.ensureRBAC(ctx, scope)
+	saCreated, err := in.EnsureRBAC(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
 	if !renew && !saCreated {
 		return nil, nil
 	}
-	token, expires, err := in.issueToken(ctx, r.tokenTTL())
+	token, expires, err := in.IssueToken(ctx, r.tokenTTL())
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +200,7 @@ func (r *Reconciler) identityFailed(ctx context.Context, st *state, prev *regist
 		memo.failure = msg
 		r.metrics().errors.WithLabelValues(api.ReasonIdentityFailed).Inc()
 		r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeWarning, api.ReasonIdentityFailed, "Identity", "%s", msg)
-		log.FromContext(ctx).Info("ServiceAccount identity failed", "error", cause.Error(), "foreign", isForeign(cause))
+		log.FromContext(ctx).Info("ServiceAccount identity failed", "error", cause.Error(), "foreign", identity.IsForeign(cause))
 	}
 	if prev == nil {
 		return true, nil

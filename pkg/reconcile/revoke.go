@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/registrar-dev/registrar/pkg/api"
+	"github.com/registrar-dev/registrar/pkg/identity"
 	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
@@ -73,12 +74,12 @@ func (r *Reconciler) revokeIdentity(ctx context.Context, st *state, why string) 
 		if err != nil {
 			return err
 		}
-		in, err := newInside(conn, r.Options.ProbeDialer, r.probeTimeout())
+		in, err := identity.Connect(conn, r.Options.ProbeDialer, r.probeTimeout())
 		if err != nil {
 			return err
 		}
 		defer in.Close()
-		removed, err := in.revoke(ctx)
+		removed, err := in.Revoke(ctx)
 		if len(removed) > 0 {
 			r.Recorder.Eventf(st.workload.Object, nil, corev1.EventTypeNormal, api.ReasonIdentityRevoked, "Revoke",
 				"Revoked Argo CD's ServiceAccount identity in this vcluster (%s): deleted %s", why, strings.Join(removed, ", "))

@@ -1,4 +1,4 @@
-package reconcile
+package identity
 
 import (
 	"context"
@@ -74,12 +74,12 @@ func rbacFor(sc registration.IdentityScope) desiredRBAC {
 	return d
 }
 
-// ensureRBAC brings the ServiceAccount, roles and bindings of scope in line
+// EnsureRBAC brings the ServiceAccount, roles and bindings of scope in line
 // inside the vcluster, restoring what was deleted or edited there, and
 // removes the roles and bindings of ours that scope no longer wants.
 // saCreated says that the ServiceAccount was (re)created: tokens issued
 // before are void.
-func (in *inside) ensureRBAC(ctx context.Context, sc registration.IdentityScope) (saCreated bool, err error) {
+func (in *Client) EnsureRBAC(ctx context.Context, sc registration.IdentityScope) (saCreated bool, err error) {
 	c := in.c
 	sa := &corev1.ServiceAccount{ObjectMeta: managed(registration.ManagerServiceAccount, registration.ManagerNamespace)}
 	if saCreated, err = ensure(ctx, c, sa, &corev1.ServiceAccount{},
@@ -131,7 +131,7 @@ func (in *inside) ensureRBAC(ctx context.Context, sc registration.IdentityScope)
 
 // prune removes the roles and bindings of ours that d does not hold (all
 // of them when d is empty), bindings first. It returns what it removed.
-func (in *inside) prune(ctx context.Context, d desiredRBAC, sc registration.IdentityScope) ([]string, error) {
+func (in *Client) prune(ctx context.Context, d desiredRBAC, sc registration.IdentityScope) ([]string, error) {
 	c := in.c
 	var removed []string
 	drop := func(obj client.Object) error {
@@ -178,10 +178,10 @@ func (in *inside) prune(ctx context.Context, d desiredRBAC, sc registration.Iden
 	return removed, nil
 }
 
-// revoke deletes, inside the vcluster, the bindings and roles of ours and
+// Revoke deletes, inside the vcluster, the bindings and roles of ours and
 // then the ServiceAccount, which voids every token issued for it. Objects
 // not carrying our label are left alone. It returns what it removed.
-func (in *inside) revoke(ctx context.Context) ([]string, error) {
+func (in *Client) Revoke(ctx context.Context) ([]string, error) {
 	removed, err := in.prune(ctx, desiredRBAC{}, registration.IdentityScope{})
 	if err != nil {
 		return removed, err

@@ -1,4 +1,9 @@
-package reconcile
+// Package identity is the registrar's identity inside a vcluster: with the
+// admin credentials of its kubeconfig Secret, it keeps ServiceAccount
+// kube-system/argocd-manager and its role and bindings there, as `argocd
+// cluster add` would, issues its tokens (TokenRequest) and revokes it. It
+// knows nothing of the reconciler, which decides when.
+package identity
 
 import (
 	"context"
@@ -23,18 +28,18 @@ import (
 	"github.com/registrar-dev/registrar/pkg/registration"
 )
 
-// inside is a client of one vcluster's API server, made with the admin
+// Client is a client of one vcluster's API server, made with the admin
 // credentials of its kubeconfig Secret, for the objects of the
 // ServiceAccount identity.
-type inside struct {
+type Client struct {
 	c  client.Client
 	hc *http.Client
 }
 
-// newInside connects to the vcluster as conn says. Close releases its
+// Connect connects to the vcluster as conn says. Close releases its
 // connections. Its REST mapping is fixed, so that it asks the vcluster for
 // no API discovery.
-func newInside(conn registration.Connection, dial connection.DialFunc, timeout time.Duration) (*inside, error) {
+func Connect(conn registration.Connection, dial connection.DialFunc, timeout time.Duration) (*Client, error) {
 	cfg := connection.RestConfig(conn, dial, timeout)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
@@ -53,10 +58,10 @@ func newInside(conn registration.Connection, dial connection.DialFunc, timeout t
 	if err != nil {
 		return nil, fmt.Errorf("building a client for the vcluster: %w", err)
 	}
-	return &inside{c: c, hc: hc}, nil
+	return &Client{c: c, hc: hc}, nil
 }
 
-func (in *inside) Close() { in.hc.CloseIdleConnections() }
+func (in *Client) Close() { in.hc.CloseIdleConnections() }
 
 // foreignError says that an object of a name the registrar uses exists in
 // the vcluster without its label: it is not taken over.
@@ -67,7 +72,7 @@ func (e *foreignError) Error() string {
 		e.what, api.ManagedByLabel, api.ManagedByValue)
 }
 
-func isForeign(err error) bool {
+func IsForeign(err error) bool {
 	var f *foreignError
 	return errors.As(err, &f)
 }
@@ -155,10 +160,10 @@ func remove(ctx context.Context, c client.Client, obj client.Object) (removed bo
 	return true, nil
 }
 
-// issueToken asks the TokenRequest API for a token of the registrar's
+// IssueToken asks the TokenRequest API for a token of the registrar's
 // ServiceAccount that expires after ttl. No audience is named, so the token
 // is for the vcluster's API server itself, whatever its issuer.
-func (in *inside) issueToken(ctx context.Context, ttl time.Duration) (token string, expires time.Time, err error) {
+func (in *Client) IssueToken(ctx context.Context, ttl time.Duration) (token string, expires time.Time, err error) {
 	sa := &corev1.ServiceAccount{}
 	sa.Namespace, sa.Name = registration.ManagerNamespace, registration.ManagerServiceAccount
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
