@@ -17,7 +17,7 @@ type layer struct {
 	noClient bool
 }
 
-// tableRow is "| 2 | `pkg/reconcile` | yes | ... |".
+// tableRow is "| 5 | `pkg/reconcile` | yes | ... |".
 var tableRow = regexp.MustCompile("^\\| (\\d+) \\| `([a-z/]+)` \\| (yes|no) \\|")
 
 // layers reads the layering table of architecture.md.

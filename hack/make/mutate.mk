@@ -1,4 +1,4 @@
-# Mutation testing of pkg/reconcile with gremlins (built from the Go module
+# Mutation testing of the registrar's packages with gremlins (built from the Go module
 # proxy, cached outside the clone). Slow, so not part of `make test`: its
 # last result is in CONTRIBUTING.md.
 
