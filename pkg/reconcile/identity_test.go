@@ -11,6 +11,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/registration"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 func TestRenewalDue(t *testing.T) {
@@ -53,7 +54,7 @@ func TestRenewAfterIsTwoThirdsLessJitter(t *testing.T) {
 func TestBuildWithServiceAccountToken(t *testing.T) {
 	src, vc := sources(t)
 	exp := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
-	token := jwt(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
+	token := fixture.JWT(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
 	if _, err := registration.Build(src, registration.BuildOptions{ArgoCDNamespace: "argocd", Identity: api.IdentityServiceAccount}); err == nil {
 		t.Fatal("built a registration for the serviceaccount identity without a token")
 	}

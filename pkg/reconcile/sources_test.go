@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"encoding/base64"
 	"testing"
 
 	"github.com/registrar-dev/registrar/pkg/registration"
@@ -19,9 +18,3 @@ func sources(t testing.TB) (registration.Sources, *fixture.VCluster) {
 }
 
 var opts = registration.BuildOptions{ArgoCDNamespace: "argocd"}
-
-// jwt is an unsigned JWT carrying payload as its claims.
-func jwt(payload string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(payload)) + ".c2lnbmF0dXJl"
-}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/registrar-dev/registrar/pkg/api"
 	"github.com/registrar-dev/registrar/pkg/vcluster"
+	"github.com/registrar-dev/registrar/test/fixture"
 )
 
 // certExpiring returns a self-signed PEM certificate valid until notAfter.
@@ -34,11 +34,6 @@ func certExpiring(t *testing.T, notAfter time.Time) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-func jwt(payload string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(payload)) + ".c2lnbmF0dXJl"
-}
-
 func TestCredentialsNotAfterIsTheEarliestExpiry(t *testing.T) {
 	soon := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
 	later := soon.Add(300 * 24 * time.Hour)
@@ -52,10 +47,10 @@ func TestCredentialsNotAfterIsTheEarliestExpiry(t *testing.T) {
 		{"CA before the client certificate", vcluster.Credentials{CertData: certExpiring(t, later), CAData: certExpiring(t, soon)}, soon, true},
 		{"a second CA in the bundle expires first",
 			vcluster.Credentials{CertData: certExpiring(t, later), CAData: append(certExpiring(t, later), certExpiring(t, soon)...)}, soon, true},
-		{"token with exp", vcluster.Credentials{Token: jwt(`{"exp":1798862645}`), CAData: certExpiring(t, later)}, time.Unix(1798862645, 0).UTC(), true},
-		{"token expiring after the CA", vcluster.Credentials{Token: jwt(`{"exp":4102444800}`), CAData: certExpiring(t, soon)}, soon, true},
-		{"token without exp is unknown, not healthy", vcluster.Credentials{Token: jwt(`{"sub":"system:serviceaccount:kube-system:argocd-manager"}`), CAData: certExpiring(t, later)}, time.Time{}, false},
-		{"token with exp 0 is unknown", vcluster.Credentials{Token: jwt(`{"exp":0}`), CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"token with exp", vcluster.Credentials{Token: fixture.JWT(`{"exp":1798862645}`), CAData: certExpiring(t, later)}, time.Unix(1798862645, 0).UTC(), true},
+		{"token expiring after the CA", vcluster.Credentials{Token: fixture.JWT(`{"exp":4102444800}`), CAData: certExpiring(t, soon)}, soon, true},
+		{"token without exp is unknown, not healthy", vcluster.Credentials{Token: fixture.JWT(`{"sub":"system:serviceaccount:kube-system:argocd-manager"}`), CAData: certExpiring(t, later)}, time.Time{}, false},
+		{"token with exp 0 is unknown", vcluster.Credentials{Token: fixture.JWT(`{"exp":0}`), CAData: certExpiring(t, later)}, time.Time{}, false},
 		{"opaque token is unknown", vcluster.Credentials{Token: "abcdef.0123456789abcdef", CAData: certExpiring(t, later)}, time.Time{}, false},
 		{"a token beside a client certificate is not what is used", vcluster.Credentials{CertData: certExpiring(t, soon), Token: "opaque"}, soon, true},
 		{"nothing to read", vcluster.Credentials{}, time.Time{}, false},
